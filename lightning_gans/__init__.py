@@ -1,0 +1,54 @@
+"""lightning-gans: the classic GAN variants as PyTorch Lightning modules, with a plugin registry.
+
+Importing this package is cheap and imports no plugin: parts are looked up through the registry.
+
+    >>> import lightning_gans
+    >>> lightning_gans.list_variants()        # doctest: +SKIP
+    ['dcgan', 'gan']
+    >>> model = lightning_gans.create_variant("dcgan")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lightning_gans import registry
+
+__version__ = "0.1.0"
+
+
+def list_variants() -> list[str]:
+    return registry.variants.names()
+
+
+def list_generators() -> list[str]:
+    return registry.generators.names()
+
+
+def list_discriminators() -> list[str]:
+    return registry.discriminators.names()
+
+
+def list_losses() -> list[str]:
+    return registry.losses.names()
+
+
+def list_datamodules() -> list[str]:
+    return registry.datamodules.names()
+
+
+def create_variant(name: str, **init_args: Any) -> Any:
+    """Build a registered variant by name, e.g. ``create_variant("gan", n_critic=5)``."""
+    return registry.variants.create(name, **init_args)
+
+
+__all__ = [
+    "__version__",
+    "create_variant",
+    "list_datamodules",
+    "list_discriminators",
+    "list_generators",
+    "list_losses",
+    "list_variants",
+    "registry",
+]

@@ -1,0 +1,5 @@
+"""Training callbacks."""
+
+from lightning_gans.callbacks.samples import SampleGrid
+
+__all__ = ["SampleGrid"]

@@ -1,0 +1,236 @@
+"""``lightning-gans``: LightningCLI for ``fit``/``validate``/``test``, plus ``list`` and ``sample``.
+
+Recipes may name a part by registry name wherever LightningCLI expects a ``class_path``
+(``class_path: dcgan``, ``--model.generator mlp``). Names are rewritten to the registered class's import
+path while the YAML is loaded, through a jsonargparse parser mode, so plugins need no import line anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import netrc
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from jsonargparse import get_loader, set_loader
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+
+from lightning_gans import registry
+from lightning_gans.registry import Registry, UnknownNameError
+
+PARSER_MODE = "lightning_gans"
+
+# Which registry a registry name refers to, keyed by the config key it stands under.
+KEY_KINDS: dict[str, Registry[Any]] = {
+    "model": registry.variants,
+    "generator": registry.generators,
+    "discriminator": registry.discriminators,
+    "loss": registry.losses,
+    "data": registry.datamodules,
+}
+
+
+def resolve_name(name: str, key: str | None) -> str:
+    """A registry name -> ``module.Class``; anything else (an import path, a class name) unchanged."""
+    if "." in name or not name or name[0].isupper():
+        return name  # an import path, or a class name jsonargparse resolves itself
+    kind = KEY_KINDS.get(key or "")
+    if kind is not None:
+        return kind.entry(name).class_path  # unknown names raise, listing what exists
+    holders = [r for r in registry.REGISTRIES.values() if name in r]
+    if len(holders) == 1:
+        return holders[0].entry(name).class_path
+    if len(holders) > 1:
+        kinds = ", ".join(r.kind for r in holders)
+        raise UnknownNameError(f"{name!r} names a {kinds}; write the full class_path where the kind is not clear")
+    return name
+
+
+def resolve_registry_names(value: Any, key: str | None = None) -> Any:
+    """Rewrite registry names in ``class_path`` values (and bare values under part keys) in loaded YAML."""
+    if isinstance(value, dict):
+        if isinstance(value.get("class_path"), str):
+            value["class_path"] = resolve_name(value["class_path"], key)
+        for child_key, child in value.items():
+            if child_key == "init_args":
+                resolve_registry_names(child, None)
+            elif child_key != "class_path":
+                if isinstance(child, str) and child_key in KEY_KINDS:
+                    value[child_key] = resolve_name(child, child_key)
+                else:
+                    resolve_registry_names(child, child_key)
+    elif isinstance(value, list):
+        for item in value:
+            resolve_registry_names(item, key)
+    return value
+
+
+def _install_parser_mode() -> None:
+    yaml_loader = get_loader("yaml")
+
+    def load(text: str) -> Any:
+        return resolve_registry_names(yaml_loader(text))
+
+    set_loader(PARSER_MODE, load)
+
+
+def resolve_argv(argv: Sequence[str]) -> list[str]:
+    """Registry names given on the command line: ``--model.generator mlp``, ``--model=dcgan``, ..."""
+    out = list(argv)
+    for i, token in enumerate(out):
+        if not token.startswith("--"):
+            continue
+        option, eq, value = token[2:].partition("=")
+        parts = [p for p in option.split(".") if p not in ("init_args", "class_path")]
+        key = parts[-1] if parts else ""
+        if key not in KEY_KINDS:
+            continue
+        if eq:
+            out[i] = f"--{option}={resolve_name(value, key)}"
+        elif i + 1 < len(out) and not out[i + 1].startswith("-") and not out[i + 1].endswith((".yaml", ".yml")):
+            out[i + 1] = resolve_name(out[i + 1], key)
+    return out
+
+
+def wandb_has_credentials() -> bool:
+    """Whether wandb could log in without asking: an API key in the environment or in ~/.netrc."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").split("://")[-1].split("/")[0]
+    try:
+        return netrc.netrc().authenticators(host) is not None
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
+
+
+def choose_wandb_mode() -> str:
+    """Online when logged in; otherwise offline, so a run never stops to ask for an API key."""
+    if "WANDB_MODE" not in os.environ and not wandb_has_credentials():
+        os.environ["WANDB_MODE"] = "offline"
+        print("lightning-gans: no W&B credentials found, logging offline (sync later with `wandb sync`).")
+    return os.environ.get("WANDB_MODE", "online")
+
+
+class SaveConfigToRunDir(SaveConfigCallback):
+    """The resolved config as ``<default_root_dir>/config.yaml``, beside the run's checkpoints and samples.
+
+    (Lightning's default writes to ``trainer.log_dir``, which for W&B is the shared ``save_dir``.)
+    """
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        path = Path(trainer.default_root_dir) / self.config_filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.parser.save(self.config, str(path), skip_none=False, overwrite=True, multifile=self.multifile)
+
+
+class GANCLI(LightningCLI):
+    """LightningCLI with registry names, checkpoints kept in the run directory, and our defaults."""
+
+    def instantiate_trainer(self, **kwargs: Any) -> Any:
+        trainer = super().instantiate_trainer(**kwargs)
+        # Checkpoints go to <default_root_dir>/checkpoints rather than into a per-run W&B folder, so that
+        # `--ckpt_path last` finds the previous run's last.ckpt.
+        for callback in trainer.checkpoint_callbacks:
+            if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
+                callback.dirpath = str(Path(trainer.default_root_dir) / "checkpoints")
+        return trainer
+
+
+def run_lightning_cli(argv: Sequence[str]) -> None:
+    _install_parser_mode()
+    # We hand LightningCLI an argv with registry names resolved, which it warns about when sys.argv is set too.
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+    choose_wandb_mode()
+    GANCLI(
+        LightningModule,
+        LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        args=resolve_argv(argv),
+        parser_kwargs={"parser_mode": PARSER_MODE},
+        save_config_callback=SaveConfigToRunDir,
+        save_config_kwargs={"save_to_log_dir": False},
+        auto_configure_optimizers=False,  # variants build their own (generator, discriminator) optimisers
+    )
+
+
+# -- list ------------------------------------------------------------------------------------------------
+def list_command(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="lightning-gans list", description="Registered parts, built-in and from plugins."
+    )
+    parser.add_argument("kind", nargs="?", choices=sorted(registry.REGISTRIES), help="only this kind")
+    args = parser.parse_args(argv)
+    rows = [("KIND", "NAME", "CLASS", "DISTRIBUTION", "STATUS")]
+    problems = 0
+    for plural, reg in registry.REGISTRIES.items():
+        if args.kind and plural != args.kind:
+            continue
+        for entry, problem in reg.check_all():
+            problems += problem is not None
+            status = "ok" if problem is None else "BROKEN: " + problem
+            rows.append((entry.kind, entry.name, entry.target, f"{entry.distribution} {entry.version}", status))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4])
+    if registry.plugins_disabled():
+        print(f"(plugins disabled by {registry.DISABLE_PLUGINS_ENV})")
+    return 1 if problems else 0
+
+
+# -- sample ----------------------------------------------------------------------------------------------
+def sample_command(argv: Sequence[str]) -> int:
+    from lightning_gans.checkpoints import load_variant
+    from lightning_gans.images import save_samples
+
+    parser = argparse.ArgumentParser(prog="lightning-gans sample", description="Write samples from a checkpoint.")
+    parser.add_argument("--ckpt", required=True, help="a checkpoint written by `lightning-gans fit`")
+    parser.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    parser.add_argument("--out", default="samples.png", help="PNG to write (default samples.png)")
+    parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    parser.add_argument("--nrow", type=int, default=None, help="images per grid row (default: square)")
+    args = parser.parse_args(argv)
+    if args.n < 1:
+        parser.error(f"--n must be >= 1, got {args.n}")
+    model = load_variant(args.ckpt)
+    path = save_samples(model.sample(args.n, seed=args.seed), args.out, nrow=args.nrow)
+    print(f"wrote {args.n} samples to {path}")
+    return 0
+
+
+USAGE = """usage: lightning-gans {fit,validate,test,predict,list,sample} ...
+
+  fit --config recipes/NAME.yaml      train (LightningCLI; also validate, test, --print_config)
+  list [KIND]                         registered variants, generators, discriminators, losses, datamodules
+  sample --ckpt FILE --n 64 --out grid.png
+                                      samples from a trained checkpoint
+
+`lightning-gans COMMAND --help` describes each command.
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    try:
+        if args[0] == "list":
+            return list_command(args[1:])
+        if args[0] == "sample":
+            return sample_command(args[1:])
+        run_lightning_cli(args)
+    except registry.RegistryError as error:
+        print(f"lightning-gans: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""The small base every adversarial variant shares.
+
+What lives here is what every variant needs and nothing of any one algorithm:
+
+* manual optimisation, with optimisers returned as ``(generator, discriminator)``;
+* a latent noise source owned by the module and saved in checkpoints, so ``--ckpt_path last`` resumes with
+  the very noise the uninterrupted run would have drawn;
+* fixed noise for sample grids, and ``sample(n)``;
+* its own iteration counters. ``trainer.global_step`` counts every optimiser step (Lightning #17958), so a
+  variant that takes ``n_critic`` discriminator steps per generator step advances it by ``1 + 1/n_critic``
+  per batch; ``generator_steps`` / ``discriminator_steps`` count what the papers count;
+* an optional exponential moving average of the generator alone (not of the discriminator, which
+  Lightning's ``EMAWeightAveraging`` would also average), saved in checkpoints and used for sampling.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from lightning.pytorch import LightningModule
+from lightning.pytorch.cli import OptimizerCallable
+from torch import Tensor, nn
+from torch.optim import Adam, Optimizer
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+
+def adam_2e4_beta05(params: Iterator[nn.Parameter]) -> Optimizer:
+    """Adam(lr=2e-4, betas=(0.5, 0.999)): the DCGAN paper's setting, the usual GAN default since."""
+    return Adam(params, lr=2e-4, betas=(0.5, 0.999))
+
+
+def real_samples(batch: Tensor | tuple[Tensor, ...] | list[Tensor]) -> Tensor:
+    """Data modules yield ``(samples, labels)``; unconditional variants use the samples only."""
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def _is_plain(value: Any) -> bool:
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False
+
+
+class GANModule(LightningModule):
+    """Shared base of the adversarial variants; see the module docstring for what it owns.
+
+    Args:
+        generator: maps a latent batch ``(N, generator.latent_dim)`` to samples.
+        discriminator: maps samples to one raw score (logit) per sample.
+        g_optimizer: builds the generator's optimiser from its parameters.
+        d_optimizer: builds the discriminator's optimiser from its parameters.
+        ema_decay: if set, keep an EMA of the generator's weights with this decay and sample from it.
+        n_grid_samples: how many fixed latent vectors sample grids use.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        g_optimizer: OptimizerCallable = adam_2e4_beta05,
+        d_optimizer: OptimizerCallable = adam_2e4_beta05,
+        ema_decay: float | None = None,
+        n_grid_samples: int = 64,
+    ) -> None:
+        super().__init__()
+        # Built through the CLI, hyper-parameters are the recipe's own config (class_path/init_args), which
+        # load_from_checkpoint can rebuild. Objects built in Python cannot be rebuilt from a checkpoint:
+        # they are dropped here and passed again to load_from_checkpoint(...).
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`")
+            self.save_hyperparameters()
+        for key in [k for k, v in self.hparams.items() if not _is_plain(v)]:
+            del self.hparams[key]
+
+        self.automatic_optimization = False
+        latent_dim = getattr(generator, "latent_dim", None)
+        if not isinstance(latent_dim, int) or latent_dim < 1:
+            raise TypeError(
+                f"{type(generator).__name__} has no positive integer attribute `latent_dim`; a generator for an "
+                "unconditional GAN must say how large its input noise is."
+            )
+        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+            raise ValueError(f"ema_decay must lie in (0, 1), got {ema_decay}")
+        self.latent_dim = latent_dim
+        self.generator = generator
+        self.discriminator = discriminator
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        self.generator_ema: AveragedModel | None = None
+        if ema_decay is not None:
+            self.generator_ema = AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+            self.generator_ema.requires_grad_(False)  # never trained: DDP must not wait for its gradients
+        self.register_buffer("fixed_noise", torch.randn(n_grid_samples, latent_dim))
+        self.generator_steps = 0
+        self.discriminator_steps = 0
+        self._noise_seed = int(torch.randint(0, 2**62, ()).item())  # follows seed_everything
+        self._noise: torch.Generator | None = None
+        self._noise_state: Tensor | None = None
+
+    # -- optimisation ----------------------------------------------------------------------------------
+    def configure_optimizers(self) -> tuple[Optimizer, Optimizer]:
+        return self.g_optimizer(self.generator.parameters()), self.d_optimizer(self.discriminator.parameters())
+
+    def generator_and_discriminator_optimizers(self) -> tuple[Any, Any]:
+        """``(g_opt, d_opt)``, checked, so that a variant can never step the wrong net."""
+        optimizers = self.optimizers()
+        if not isinstance(optimizers, list) or len(optimizers) != 2:
+            raise RuntimeError("a GANModule needs exactly two optimisers, (generator, discriminator)")
+        return optimizers[0], optimizers[1]
+
+    def update_generator_ema(self) -> None:
+        if self.generator_ema is not None:
+            self.generator_ema.update_parameters(self.generator)
+
+    # -- noise and sampling ----------------------------------------------------------------------------
+    def sample_latent(self, n: int) -> Tensor:
+        """Training noise z ~ N(0, I) from the module's own generator (saved in checkpoints)."""
+        if self._noise is None or self._noise.device != self.device:
+            self._noise = torch.Generator(device=self.device)
+            self._noise.manual_seed(self._noise_seed + self.global_rank)  # each DDP rank draws its own noise
+            if self._noise_state is not None:
+                self._noise.set_state(self._noise_state)
+                self._noise_state = None
+        return torch.randn(n, self.latent_dim, device=self.device, generator=self._noise)
+
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The EMA generator when there is one (it gives the better samples), else the trained one."""
+        return self.generator_ema.module if self.generator_ema is not None else self.generator
+
+    @torch.no_grad()
+    def generate(self, z: Tensor) -> Tensor:
+        """Samples in [-1, 1] for given latents, in eval mode (batch norm uses its running statistics)."""
+        net = self.sampling_generator
+        was_training = net.training
+        net.eval()
+        try:
+            return net(z.to(self.device))
+        finally:
+            net.train(was_training)
+
+    def sample(self, n: int, seed: int | None = None) -> Tensor:
+        """``n`` fresh samples; with ``seed`` the same ones every call. Training noise is left untouched."""
+        rng = torch.Generator().manual_seed(seed) if seed is not None else None
+        return self.generate(torch.randn(n, self.latent_dim, generator=rng))
+
+    def sample_fixed(self) -> Tensor:
+        """Samples from the fixed grid noise: the same latents at every epoch, so grids show progress."""
+        return self.generate(self.fixed_noise)
+
+    # -- checkpoints -----------------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["lightning_gans"] = {
+            "generator_steps": self.generator_steps,
+            "discriminator_steps": self.discriminator_steps,
+            "noise_seed": self._noise_seed,
+            "noise_state": self._noise.get_state() if self._noise is not None else None,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("lightning_gans")
+        if state is None:
+            return
+        self.generator_steps = state["generator_steps"]
+        self.discriminator_steps = state["discriminator_steps"]
+        self._noise_seed = state["noise_seed"]
+        self._noise, self._noise_state = None, state["noise_state"]

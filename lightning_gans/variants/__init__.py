@@ -1,0 +1,1 @@
+"""GAN variants: one file each, each readable top to bottom like its paper's algorithm box."""
