@@ -20,6 +20,7 @@ from jsonargparse import get_loader, set_loader
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.loggers import WandbLogger
 
 from lightning_gans import registry
 from lightning_gans.registry import Registry, UnknownNameError
@@ -147,7 +148,7 @@ def run_lightning_cli(argv: Sequence[str]) -> None:
     # We hand LightningCLI an argv with registry names resolved, which it warns about when sys.argv is set too.
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
     choose_wandb_mode()
-    GANCLI(
+    cli = GANCLI(
         LightningModule,
         LightningDataModule,
         subclass_mode_model=True,
@@ -158,6 +159,10 @@ def run_lightning_cli(argv: Sequence[str]) -> None:
         save_config_kwargs={"save_to_log_dir": False},
         auto_configure_optimizers=False,  # variants build their own (generator, discriminator) optimisers
     )
+    for logger in cli.trainer.loggers:
+        if isinstance(logger, WandbLogger) and logger._experiment is not None:
+            # Lightning leaves the run open; close it so a second fit in this process starts a new one.
+            logger.experiment.finish()
 
 
 # -- list ------------------------------------------------------------------------------------------------
@@ -225,6 +230,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return list_command(args[1:])
         if args[0] == "sample":
             return sample_command(args[1:])
+    except (registry.RegistryError, FileNotFoundError, ValueError, TypeError) as error:
+        print(f"lightning-gans: error: {error}", file=sys.stderr)
+        return 2
+    try:
         run_lightning_cli(args)
     except registry.RegistryError as error:
         print(f"lightning-gans: error: {error}", file=sys.stderr)

@@ -20,23 +20,21 @@ def to_uint8(images: Tensor) -> Tensor:
 
 
 def scatter_image(points: Tensor, reference: Tensor | None = None, size: int = 256) -> Tensor:
-    """(3, size, size) uint8 picture of 2-D points: reference data grey, samples red.
+    """(3, size, size) uint8 picture of 2-D points: samples red, reference data drawn over them in blue.
 
     A hand-written rasteriser rather than matplotlib, which nothing else here needs.
     """
-    points = points.detach().float().cpu()
-    clouds = [points] if reference is None else [reference.detach().float().cpu(), points]
+    clouds = [points.detach().float().cpu()]
+    if reference is not None:
+        clouds.append(reference.detach().float().cpu())
     extent = max(1.5, 1.1 * max(float(c.abs().max()) for c in clouds if len(c)))
     canvas = torch.full((3, size, size), 255, dtype=torch.uint8)
-    colours = [torch.tensor([255, 0, 0], dtype=torch.uint8)] if reference is None else [
-        torch.tensor([170, 170, 170], dtype=torch.uint8),
-        torch.tensor([220, 20, 20], dtype=torch.uint8),
-    ]
+    colours = (torch.tensor([230, 60, 40], dtype=torch.uint8), torch.tensor([20, 40, 200], dtype=torch.uint8))
     for cloud, colour in zip(clouds, colours):
         pixel = ((cloud / extent + 1) / 2 * (size - 1)).round().long()
         inside = ((pixel >= 0) & (pixel < size)).all(dim=1)
         col, row = pixel[inside, 0], (size - 1) - pixel[inside, 1]  # y grows upwards
-        for dr in (0, 1):  # 2x2 dots stay visible after W&B downsizes the image
+        for dr in (0, 1):  # 2x2 dots stay visible after W&B shrinks the image
             for dc in (0, 1):
                 canvas[:, (row + dr).clamp(max=size - 1), (col + dc).clamp(max=size - 1)] = colour[:, None]
     return canvas

@@ -210,12 +210,16 @@ class Registry(Generic[T]):
         return report
 
 
-variants: Registry[Any] = Registry("variant", "variants", "lightning_gans.variants", "lightning.pytorch:LightningModule")
+variants: Registry[Any] = Registry(
+    "variant", "variants", "lightning_gans.variants", "lightning.pytorch:LightningModule"
+)
 generators: Registry[Any] = Registry("generator", "generators", "lightning_gans.generators", "torch.nn:Module")
 discriminators: Registry[Any] = Registry(
     "discriminator", "discriminators", "lightning_gans.discriminators", "torch.nn:Module"
 )
-losses: Registry[Any] = Registry("loss", "losses", "lightning_gans.losses", "lightning_gans.losses.base:AdversarialLoss")
+losses: Registry[Any] = Registry(
+    "loss", "losses", "lightning_gans.losses", "lightning_gans.losses.base:AdversarialLoss"
+)
 datamodules: Registry[Any] = Registry(
     "datamodule", "datamodules", "lightning_gans.datamodules", "lightning.pytorch:LightningDataModule"
 )

@@ -17,7 +17,7 @@ class SampleGrid(Callback):
 
     PNGs go to ``dirpath`` (default ``<trainer.default_root_dir>/samples``) as ``epoch=NNN.png`` and
     ``last.png``; each W&B logger gets the same picture under ``samples``. For 2-D data the picture is a
-    scatter plot of the samples over one validation batch of real points.
+    scatter plot of the samples (red) under one validation batch of real points (blue).
     """
 
     def __init__(self, every_n_epochs: int = 1, dirpath: str | None = None, nrow: int | None = None) -> None:

@@ -16,20 +16,44 @@ What lives here is what every variant needs and nothing of any one algorithm:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.strategies import DDPStrategy
+from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 from torch.optim import Adam, Optimizer
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 
 def adam_2e4_beta05(params: Iterator[nn.Parameter]) -> Optimizer:
     """Adam(lr=2e-4, betas=(0.5, 0.999)): the DCGAN paper's setting, the usual GAN default since."""
     return Adam(params, lr=2e-4, betas=(0.5, 0.999))
+
+
+def ema_with_warmup(decay: float) -> Callable[[list[Tensor], list[Tensor], Tensor], None]:
+    """EMA update for ``AveragedModel`` whose decay ramps up as min(decay, (1 + n) / (10 + n)).
+
+    A fixed decay of 0.999 would keep ~37% of the random initial weights after 1000 steps; the ramp (as in
+    TensorFlow's ExponentialMovingAverage with num_updates) makes the average useful early in short runs.
+    torch's ``get_ema_multi_avg_fn`` has no ramp, hence this. The decay stays a tensor: no device sync.
+    """
+
+    @torch.no_grad()
+    def update(averaged: list[Tensor], current: list[Tensor], num_averaged: Tensor) -> None:
+        if not averaged[0].is_floating_point():  # integer buffers (batch norm's step count): take the latest
+            for avg, cur in zip(averaged, current):
+                avg.copy_(cur)
+            return
+        n = num_averaged.to(averaged[0].dtype)
+        weight = 1.0 - torch.clamp((1.0 + n) / (10.0 + n), max=decay)
+        for avg, cur in zip(averaged, current):
+            avg.lerp_(cur, weight)
+
+    return update
 
 
 def real_samples(batch: Tensor | tuple[Tensor, ...] | list[Tensor]) -> Tensor:
@@ -94,7 +118,7 @@ class GANModule(LightningModule):
         self.d_optimizer = d_optimizer
         self.generator_ema: AveragedModel | None = None
         if ema_decay is not None:
-            self.generator_ema = AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+            self.generator_ema = AveragedModel(generator, multi_avg_fn=ema_with_warmup(ema_decay), use_buffers=True)
             self.generator_ema.requires_grad_(False)  # never trained: DDP must not wait for its gradients
         self.register_buffer("fixed_noise", torch.randn(n_grid_samples, latent_dim))
         self.generator_steps = 0
@@ -104,6 +128,16 @@ class GANModule(LightningModule):
         self._noise_state: Tensor | None = None
 
     # -- optimisation ----------------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        # Under DDP each of G and D sits out one of the two backward passes of a step, which plain DDP reports
+        # as "parameters that were not used in producing the loss" (Lightning #20328, #20866). Lightning calls
+        # prepare_for_backward before each manual backward, so unused-parameter detection per pass is exact;
+        # turning it on here makes `strategy=ddp` work for every variant instead of failing at step two.
+        strategy = self.trainer.strategy
+        if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get("find_unused_parameters"):
+            strategy._ddp_kwargs["find_unused_parameters"] = True
+            rank_zero_info("GANModule: DDP with find_unused_parameters=True (G and D step on separate passes)")
+
     def configure_optimizers(self) -> tuple[Optimizer, Optimizer]:
         return self.g_optimizer(self.generator.parameters()), self.d_optimizer(self.discriminator.parameters())
 

@@ -68,4 +68,3 @@ class MLPDiscriminator(nn.Module):
 
 
 __all__ = ["MLPDiscriminator", "MLPGenerator"]
-

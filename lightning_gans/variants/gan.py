@@ -18,12 +18,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 
 from lightning_gans.core.module import GANModule, adam_2e4_beta05, real_samples
 from lightning_gans.losses.base import AdversarialLoss
 from lightning_gans.losses.gan import NonSaturatingLoss
-from lightning.pytorch.cli import OptimizerCallable
 from lightning_gans.nets.mlp import MLPDiscriminator, MLPGenerator
 
 

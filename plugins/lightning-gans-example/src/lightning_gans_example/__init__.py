@@ -1,0 +1,1 @@
+"""An example lightning-gans plugin, written the way an outside author would write one."""

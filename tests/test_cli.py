@@ -1,0 +1,133 @@
+"""The command line: every recipe runs, registry names resolve, bad input gets a message that points at it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import RECIPES, REPO
+from PIL import Image
+
+from lightning_gans.cli import main, resolve_argv
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    try:
+        code = main(args)
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=[r.stem for r in RECIPES])
+def test_every_recipe_parses_and_runs_a_fast_dev_run(
+    recipe: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out = run_cli(["fit", "--config", str(recipe), "--print_config"], capsys)
+    assert code == 0, out
+    assert "class_path: lightning_gans.variants." in out  # the registry name became an import path
+    code, out = run_cli(["fit", "--config", str(recipe), "--trainer.fast_dev_run", "2"], capsys)
+    assert code == 0, out
+    assert "Traceback" not in out
+
+
+def test_fit_logs_to_wandb_offline_saves_grids_and_checkpoints_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["fit", "--config", str(REPO / "recipes/dcgan_fashion_mnist.yaml"), "--trainer.limit_train_batches", "3",
+            "--trainer.limit_val_batches", "1", "--model.generator.init_args.width", "8",
+            "--model.discriminator.init_args.width", "8"]  # fmt: skip
+    code, out = run_cli([*args, "--trainer.max_epochs", "1"], capsys)
+    assert code == 0, out
+    root = tmp_path / "runs/dcgan_fashion_mnist"
+    assert (root / "config.yaml").is_file()
+    assert (root / "checkpoints/last.ckpt").is_file()
+    grid = Image.open(root / "samples/last.png")
+    assert grid.size == (8 * 30 + 2, 8 * 30 + 2)  # 64 samples of 28x28 with 2-pixel padding
+    logged = list((tmp_path / "runs/wandb").glob("offline-run-*/files/media/images/samples_*.png"))
+    assert logged, "the sample grid was not logged to W&B"
+    pixels = torch.from_numpy(np.asarray(Image.open(logged[0]).convert("L")))
+    assert pixels.max() > 200, "W&B image is black: it must be logged as uint8"
+
+    code, out = run_cli([*args, "--trainer.max_epochs", "2", "--ckpt_path", "last"], capsys)
+    assert code == 0, out
+    state = torch.load(root / "checkpoints/last.ckpt", weights_only=True)
+    assert state["lightning_gans"]["generator_steps"] == 6  # 3 + 3: resumed, not restarted
+    assert state["global_step"] == 12
+
+    out_png = tmp_path / "grid.png"
+    code, out = run_cli(["sample", "--ckpt", str(root / "checkpoints/last.ckpt"), "--n", "16", "--out",
+                         str(out_png)], capsys)  # fmt: skip
+    assert code == 0, out
+    assert Image.open(out_png).size == (4 * 30 + 2, 4 * 30 + 2)
+
+
+def edited_recipe(tmp_path: Path, name: str, old: str, new: str) -> str:
+    """A copy of a recipe with one edit, beside a link to the shared parts it includes."""
+    text = (REPO / "recipes" / name).read_text()
+    assert old in text
+    (tmp_path / "_shared").symlink_to(REPO / "recipes/_shared")
+    (tmp_path / name).write_text(text.replace(old, new))
+    return str(tmp_path / name)
+
+
+def test_bad_recipe_key_points_at_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    recipe = edited_recipe(tmp_path, "gan_ring.yaml", "n_critic: 1", "n_critic: 1\n    n_critc: 2")
+    code, out = run_cli(["fit", "--config", recipe, "--print_config"], capsys)
+    assert code != 0
+    assert "n_critc" in out
+
+
+def test_unknown_registry_name_in_a_recipe_lists_close_matches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    recipe = edited_recipe(tmp_path, "gan_ring.yaml", "loss: non_saturating", "loss: non_saturatin")
+    code, out = run_cli(["fit", "--config", recipe, "--print_config"], capsys)
+    assert code != 0
+    assert "unknown loss 'non_saturatin'" in out and "Did you mean 'non_saturating'" in out
+    code, out = run_cli(["fit", "--config", str(REPO / "recipes/gan_ring.yaml"), "--model.generator", "mlpp",
+                         "--print_config"], capsys)  # fmt: skip
+    assert code != 0 and "unknown generator 'mlpp'" in out and "Did you mean 'mlp'" in out
+
+
+def test_registry_names_on_the_command_line_resolve() -> None:
+    assert resolve_argv(["--model", "gan", "--model.generator=dcgan", "--data.class_path", "fashion_mnist"]) == [
+        "--model",
+        "lightning_gans.variants.gan.GAN",
+        "--model.generator=lightning_gans.nets.dcgan.DCGANGenerator",
+        "--data.class_path",
+        "lightning_gans.data.idx.FashionMNISTDataModule",
+    ]
+    assert resolve_argv(["--trainer.logger", "WandbLogger"]) == ["--trainer.logger", "WandbLogger"]
+
+
+def test_list_shows_kind_name_class_and_distribution(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run_cli(["list"], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["KIND", "NAME", "CLASS", "DISTRIBUTION", "STATUS"]
+    row = next(line.split() for line in lines if line.startswith("variant") and " dcgan " in line)
+    assert row == ["variant", "dcgan", "lightning_gans.variants.dcgan:DCGAN", "lightning-gans", "0.1.0", "ok"]
+
+
+def test_sample_refuses_a_missing_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run_cli(["sample", "--ckpt", str(tmp_path / "nope.ckpt")], capsys)
+    assert code == 2 and "no checkpoint at" in out and "Traceback" not in out
+
+
+def test_console_script_is_installed() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "lightning_gans", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "lightning-gans {fit,validate,test,predict,list,sample}" in result.stdout
