@@ -39,11 +39,13 @@ KEY_KINDS: dict[str, Registry[Any]] = {
 
 def resolve_name(name: str, key: str | None) -> str:
     """A registry name -> ``module.Class``; anything else (an import path, a class name) unchanged."""
-    if "." in name or not name or name[0].isupper():
-        return name  # an import path, or a class name jsonargparse resolves itself
+    if not name or "." in name:
+        return name  # an import path
     kind = KEY_KINDS.get(key or "")
     if kind is not None:
-        return kind.entry(name).class_path  # unknown names raise, listing what exists
+        if name in kind or not name[0].isupper():
+            return kind.entry(name).class_path  # unknown lower-case names raise, listing what exists
+        return name  # a class name, which jsonargparse resolves among imported subclasses
     holders = [r for r in registry.REGISTRIES.values() if name in r]
     if len(holders) == 1:
         return holders[0].entry(name).class_path

@@ -25,7 +25,7 @@ VAL_KEYS = {"val/d_loss", "val/g_loss", "val/d_real", "val/d_fake"}
 def trainer(**overrides: object) -> Trainer:
     options: dict[str, object] = dict(
         accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
+        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0, log_every_n_steps=1,
     )  # fmt: skip
     options.update(overrides)
     return Trainer(**options)  # type: ignore[arg-type]
@@ -146,3 +146,16 @@ def test_resume_from_last_gives_the_weights_of_an_uninterrupted_run(tmp_path: Pa
     for key, value in straight.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
     assert torch.equal(straight.sample_latent(3), resumed.sample_latent(3))  # the noise stream continues too
+
+
+def test_training_scalars_are_logged_on_the_steps_the_logger_records(tmp_path: Path) -> None:
+    from lightning.pytorch.loggers import CSVLogger
+
+    run = trainer(max_steps=16, log_every_n_steps=4, logger=CSVLogger(tmp_path, name="csv"))
+    run.fit(small_gan(), GaussianMixtureDataModule(num_train=256, num_val=16, batch_size=32))
+    rows = (tmp_path / "csv/version_0/metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    logged = [dict(zip(header, row.split(","))) for row in rows[1:]]
+    d_losses = [row["train/d_loss"] for row in logged if row.get("train/d_loss")]
+    assert len(d_losses) == 2 and len(set(d_losses)) == 2  # batches 4 and 8 of 8, each its own value
+    assert all(row["train/g_loss"] for row in logged if row.get("train/d_loss"))

@@ -81,15 +81,13 @@ class GAN(GANModule):
             self.manual_backward(d_loss)
             d_opt.step()
         self.discriminator_steps += 1
-        self.log_dict(
-            {
-                "train/d_loss": d_loss,
-                "train/d_real": self.loss.score(real_logits.detach()).mean(),
-                "train/d_fake": self.loss.score(fake_logits.detach()).mean(),
-            },
-            prog_bar=True,
-        )
+        metrics = {
+            "train/d_loss": d_loss,
+            "train/d_real": self.loss.score(real_logits.detach()).mean(),
+            "train/d_fake": self.loss.score(fake_logits.detach()).mean(),
+        }
         if not generator_turn:
+            self.log_train(metrics)
             return
 
         # Generator step, against the discriminator just updated.
@@ -100,7 +98,7 @@ class GAN(GANModule):
             g_opt.step()
         self.generator_steps += 1
         self.update_generator_ema()
-        self.log("train/g_loss", g_loss, prog_bar=True)
+        self.log_train({**metrics, "train/g_loss": g_loss})
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         """Both losses on held-out real data: a D that scores train data far above val data is memorising."""
