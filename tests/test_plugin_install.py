@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +16,16 @@ PLUGIN = REPO / "plugins/lightning-gans-example"
 
 @pytest.fixture(scope="module")
 def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """pip-install the plugin into a private folder (offline: no deps, the build backend already present)."""
+    """pip-install the plugin into a private folder (offline: no deps, the build backend already present).
+
+    It is built from a copy, so the build leaves nothing behind in the source tree.
+    """
+    source = tmp_path_factory.mktemp("plugin-source") / PLUGIN.name
+    shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     target = tmp_path_factory.mktemp("plugin-site")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-         "--target", str(target), str(PLUGIN)],
+         "--target", str(target), str(source)],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     return target
