@@ -82,7 +82,7 @@ def test_bad_recipe_key_points_at_the_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    recipe = edited_recipe(tmp_path, "gan_ring.yaml", "n_critic: 1", "n_critic: 1\n    n_critc: 2")
+    recipe = edited_recipe(tmp_path, "gan_ring.yaml", "loss: non_saturating", "loss: non_saturating\n    n_critc: 2")
     code, out = run_cli(["fit", "--config", recipe, "--print_config"], capsys)
     assert code != 0
     assert "n_critc" in out

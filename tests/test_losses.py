@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from lightning_gans import registry
-from lightning_gans.losses import AdversarialLoss, MinimaxLoss, NonSaturatingLoss
+from lightning_gans.losses import (
+    AdversarialLoss,
+    HingeLoss,
+    LeastSquaresLoss,
+    MinimaxLoss,
+    NonSaturatingLoss,
+    WassersteinLoss,
+)
 
 
 def sigmoid(x: float) -> float:
@@ -36,6 +43,49 @@ def test_gan_losses_match_the_paper_formulas(loss: AdversarialLoss, reference_g_
     assert loss.d_loss(real, fake).item() == pytest.approx(reference_d_loss(), rel=1e-12)
     assert loss.g_loss(fake).item() == pytest.approx(reference_g_loss, rel=1e-12)
     assert loss.score(real).tolist() == pytest.approx([sigmoid(r) for r in REAL])
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+@pytest.mark.parametrize(
+    ("loss", "reference_d", "reference_g"),
+    [
+        # Arjovsky et al. 2017: the critic maximises E f(x) - E f(G(z)); G maximises E f(G(z))
+        (WassersteinLoss(), mean(FAKE) - mean(REAL), -mean(FAKE)),
+        # Mao et al. 2017, 0-1 coding: 1/2 E(D(x) - 1)^2 + 1/2 E D(G(z))^2 and 1/2 E(D(G(z)) - 1)^2
+        (
+            LeastSquaresLoss(),
+            0.5 * mean([(r - 1) ** 2 for r in REAL]) + 0.5 * mean([f**2 for f in FAKE]),
+            0.5 * mean([(f - 1) ** 2 for f in FAKE]),
+        ),
+        # Lim & Ye 2017: E max(0, 1 - D(x)) + E max(0, 1 + D(G(z))) and -E D(G(z))
+        (HingeLoss(), mean([max(0, 1 - r) for r in REAL]) + mean([max(0, 1 + f) for f in FAKE]), -mean(FAKE)),
+    ],
+)
+def test_score_based_losses_match_their_papers(loss: AdversarialLoss, reference_d: float, reference_g: float) -> None:
+    real, fake = torch.tensor(REAL, dtype=torch.float64), torch.tensor(FAKE, dtype=torch.float64)
+    assert loss.d_loss(real, fake).item() == pytest.approx(reference_d, rel=1e-12)
+    assert loss.g_loss(fake).item() == pytest.approx(reference_g, rel=1e-12)
+    assert torch.equal(loss.score(real), real)  # critics report raw scores, not probabilities
+
+
+def test_one_sided_label_smoothing_targets_real_at_one_minus_s() -> None:
+    """Salimans et al. 2016: the real term becomes -(0.9 log D(x) + 0.1 log(1 - D(x)))."""
+    real, fake = torch.tensor(REAL, dtype=torch.float64), torch.tensor(FAKE, dtype=torch.float64)
+    smoothed = NonSaturatingLoss(label_smoothing=0.1).d_loss(real, fake).item()
+    reference = -mean([0.9 * math.log(sigmoid(r)) + 0.1 * math.log(1 - sigmoid(r)) for r in REAL]) - mean(
+        [math.log(1 - sigmoid(f)) for f in FAKE]
+    )
+    assert smoothed == pytest.approx(reference, rel=1e-12)
+    # the fake side and the generator are untouched (one-sided)
+    assert MinimaxLoss(label_smoothing=0.1).g_loss(fake) == MinimaxLoss().g_loss(fake)
+    assert LeastSquaresLoss(real_target=0.9).d_loss(real, fake).item() == pytest.approx(
+        0.5 * mean([(r - 0.9) ** 2 for r in REAL]) + 0.5 * mean([f**2 for f in FAKE]), rel=1e-12
+    )
+    with pytest.raises(ValueError, match="label_smoothing"):
+        NonSaturatingLoss(label_smoothing=1.0)
 
 
 def test_minimax_saturates_where_non_saturating_does_not() -> None:

@@ -63,13 +63,14 @@ def test_every_variant_trains_a_few_steps_and_keeps_the_conventions(name: str) -
     }
 
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    run = trainer(max_steps=8, limit_val_batches=1)
-    run.fit(model, image_data())
+    run = trainer(max_epochs=1, limit_val_batches=1)
+    run.fit(model, image_data(n=80, batch_size=8))  # 10 batches
     metrics = run.callback_metrics
     assert TRAIN_KEYS | VAL_KEYS <= set(metrics)
     assert all(torch.isfinite(metrics[k]) for k in TRAIN_KEYS | VAL_KEYS)
-    assert model.generator_steps == 4 and model.discriminator_steps == 4
-    assert run.global_step == 8  # Lightning counts every optimiser step (see GANModule's docstring)
+    generator_steps = 10 // model.n_critic
+    assert model.generator_steps == generator_steps and model.discriminator_steps == 10
+    assert run.global_step == 10 + generator_steps  # Lightning counts every optimiser step (GANModule docstring)
     changed = [k for k, v in model.state_dict().items() if "weight" in k and not torch.equal(v, before[k])]
     assert any(k.startswith("generator.") for k in changed) and any(k.startswith("discriminator.") for k in changed)
     samples = model.sample(5, seed=3)
@@ -159,3 +160,64 @@ def test_training_scalars_are_logged_on_the_steps_the_logger_records(tmp_path: P
     d_losses = [row["train/d_loss"] for row in logged if row.get("train/d_loss")]
     assert len(d_losses) == 2 and len(set(d_losses)) == 2  # batches 4 and 8 of 8, each its own value
     assert all(row["train/g_loss"] for row in logged if row.get("train/d_loss"))
+
+
+def test_wgan_clips_the_critic_after_every_step() -> None:
+    from lightning_gans.variants.wgan import WGAN
+
+    model = WGAN(
+        MLPGenerator(latent_dim=4, out_shape=(2,), hidden=(16,), output_activation="none"),
+        MLPDiscriminator(in_shape=(2,), hidden=(16,)),
+    )
+    trainer(max_steps=12).fit(model, GaussianMixtureDataModule(num_train=640, num_val=16, batch_size=32))
+    assert model.discriminator_steps == 10 and model.generator_steps == 2  # n_critic = 5
+    assert max(p.abs().max().item() for p in model.discriminator.parameters()) <= 0.01
+
+
+def test_regularised_training_logs_its_penalty() -> None:
+    from lightning_gans.regularisers import Regularisation
+
+    model = small_gan(regularisation=Regularisation(gradient_penalty=10.0, r1_gamma=1.0, instance_noise=0.1))
+    run = trainer(max_steps=6)
+    run.fit(model, GaussianMixtureDataModule(num_train=256, num_val=16, batch_size=32))
+    assert torch.isfinite(run.callback_metrics["train/d_penalty"]) and run.callback_metrics["train/d_penalty"] > 0
+
+
+def test_pacgan_discriminator_sees_packs() -> None:
+    from lightning_gans.variants.pacgan import PacGAN
+
+    seen: list[tuple[int, ...]] = []
+    d = MLPDiscriminator(in_shape=(6,), hidden=(16,))
+    d.register_forward_pre_hook(lambda _, args: seen.append(tuple(args[0].shape)))
+    model = PacGAN(MLPGenerator(latent_dim=4, out_shape=(2,), hidden=(16,), output_activation="none"), d, pack=3)
+    trainer(max_steps=2).fit(model, GaussianMixtureDataModule(num_train=96, num_val=16, batch_size=24))
+    assert seen and set(seen) == {(8, 6)}  # 24 samples of 2 features -> 8 packs of 3
+
+
+def test_unrolled_generator_loss_looks_ahead() -> None:
+    from lightning_gans.variants.unrolled import UnrolledGAN
+
+    def build(steps: int) -> UnrolledGAN:
+        seed_everything(0)
+        return UnrolledGAN(
+            MLPGenerator(latent_dim=4, out_shape=(2,), hidden=(16,), output_activation="none"),
+            MLPDiscriminator(in_shape=(2,), hidden=(16,)),
+            unrolled_steps=steps,
+        )
+
+    losses = {}
+    for steps in (0, 3):
+        model = build(steps)
+        run = trainer(max_steps=4)
+        run.fit(model, GaussianMixtureDataModule(num_train=64, num_val=16, batch_size=32))
+        d_before = {k: v.clone() for k, v in model.discriminator.state_dict().items()}
+        real = torch.randn(32, 2)
+        fake = model.generator(torch.randn(32, 4))
+        loss = model.generator_loss(real, fake)
+        loss.backward()
+        assert all(p.grad is not None for p in model.generator.parameters())
+        assert all(torch.equal(v, model.discriminator.state_dict()[k]) for k, v in d_before.items())  # D untouched
+        plain = model.loss.g_loss(model.discriminator(fake))
+        losses[steps] = (loss.item(), plain.item())
+    assert losses[0][0] == pytest.approx(losses[0][1])  # K = 0 is the plain GAN loss
+    assert losses[3][0] != pytest.approx(losses[3][1], rel=1e-4)  # K = 3 is judged by an unrolled D

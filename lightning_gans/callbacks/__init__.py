@@ -1,5 +1,6 @@
 """Training callbacks."""
 
+from lightning_gans.callbacks.modes import ModeCoverageCallback
 from lightning_gans.callbacks.samples import SampleGrid
 
-__all__ = ["SampleGrid"]
+__all__ = ["ModeCoverageCallback", "SampleGrid"]

@@ -166,15 +166,20 @@ class GANModule(LightningModule):
             self.generator_ema.update_parameters(self.generator)
 
     # -- noise and sampling ----------------------------------------------------------------------------
-    def sample_latent(self, n: int) -> Tensor:
-        """Training noise z ~ N(0, I) from the module's own generator (saved in checkpoints)."""
+    @property
+    def noise_generator(self) -> torch.Generator:
+        """The random generator for all training-time randomness (saved in checkpoints)."""
         if self._noise is None or self._noise.device != self.device:
             self._noise = torch.Generator(device=self.device)
             self._noise.manual_seed(self._noise_seed + self.global_rank)  # each DDP rank draws its own noise
             if self._noise_state is not None:
                 self._noise.set_state(self._noise_state)
                 self._noise_state = None
-        return torch.randn(n, self.latent_dim, device=self.device, generator=self._noise)
+        return self._noise
+
+    def sample_latent(self, n: int) -> Tensor:
+        """Training noise z ~ N(0, I) from ``noise_generator``."""
+        return torch.randn(n, self.latent_dim, device=self.device, generator=self.noise_generator)
 
     @property
     def sampling_generator(self) -> nn.Module:

@@ -67,17 +67,21 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """image (N, channels, image_size, image_size) -> one logit per image."""
+    """image (N, channels, image_size, image_size) -> one logit per image.
 
-    def __init__(self, channels: int = 1, image_size: int = 28, width: int = 64) -> None:
+    ``batch_norm=False`` drops D's batch norm, as WGAN-GP requires (its penalty is per sample, and batch norm
+    mixes samples) and as spectrally normalised discriminators usually do.
+    """
+
+    def __init__(self, channels: int = 1, image_size: int = 28, width: int = 64, batch_norm: bool = True) -> None:
         super().__init__()
         start, stages = _plan(image_size)
         layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         features = width
         for _ in range(stages - 1):
             layers += [
-                nn.Conv2d(features, features * 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(features * 2),
+                nn.Conv2d(features, features * 2, 4, 2, 1, bias=not batch_norm),
+                nn.BatchNorm2d(features * 2) if batch_norm else nn.Identity(),
                 nn.LeakyReLU(0.2, True),
             ]
             features *= 2

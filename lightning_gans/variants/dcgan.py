@@ -19,6 +19,7 @@ from torch import nn
 from lightning_gans.core.module import adam_2e4_beta05
 from lightning_gans.losses.base import AdversarialLoss
 from lightning_gans.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from lightning_gans.regularisers import Regularisation
 from lightning_gans.variants.gan import GAN
 
 
@@ -35,6 +36,8 @@ class DCGAN(GAN):
         discriminator: nn.Module | None = None,
         loss: AdversarialLoss | None = None,
         n_critic: int = 1,
+        regularisation: Regularisation | None = None,
+        pack: int = 1,
         g_optimizer: OptimizerCallable = adam_2e4_beta05,
         d_optimizer: OptimizerCallable = adam_2e4_beta05,
         ema_decay: float | None = None,
@@ -45,6 +48,8 @@ class DCGAN(GAN):
             discriminator if discriminator is not None else DCGANDiscriminator(),
             loss=loss,
             n_critic=n_critic,
+            regularisation=regularisation,
+            pack=pack,
             g_optimizer=g_optimizer,
             d_optimizer=d_optimizer,
             ema_decay=ema_decay,

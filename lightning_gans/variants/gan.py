@@ -11,6 +11,10 @@
 Each batch from the data module is one discriminator step with fresh data and fresh noise, exactly the
 inner loop above; every ``n_critic``-th batch is also a generator step. When both happen in one batch the
 fake batch is generated once: detached for D, reused with its graph for G.
+
+Any registered loss plugs in, and so does any ``Regularisation`` (gradient penalty, R1, weight clipping,
+spectral norm, instance noise) and PacGAN packing (``pack`` samples per D input). The later variants of
+the family (WGAN, WGAN-GP, LSGAN, SNGAN, PacGAN, unrolled) are this algorithm with their papers' choices.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from lightning_gans.core.module import GANModule, adam_2e4_beta05, real_samples
 from lightning_gans.losses.base import AdversarialLoss
 from lightning_gans.losses.gan import NonSaturatingLoss
 from lightning_gans.nets.mlp import MLPDiscriminator, MLPGenerator
+from lightning_gans.regularisers import Regularisation, apply_spectral_norm, clip_weights_, pack
 
 
 class GAN(GANModule):
@@ -36,6 +41,8 @@ class GAN(GANModule):
         loss: ``MinimaxLoss`` (the paper's eq. 1) or ``NonSaturatingLoss`` (default; what the paper
             recommends in practice), or any registered ``AdversarialLoss``.
         n_critic: k, the number of discriminator steps per generator step.
+        regularisation: penalties and tricks applied to D (default: none).
+        pack: PacGAN's packing degree m: D judges m samples at once (its input has m times the channels).
         g_optimizer, d_optimizer, ema_decay, n_grid_samples: see ``GANModule``.
     """
 
@@ -45,6 +52,8 @@ class GAN(GANModule):
         discriminator: nn.Module | None = None,
         loss: AdversarialLoss | None = None,
         n_critic: int = 1,
+        regularisation: Regularisation | None = None,
+        pack: int = 1,
         g_optimizer: OptimizerCallable = adam_2e4_beta05,
         d_optimizer: OptimizerCallable = adam_2e4_beta05,
         ema_decay: float | None = None,
@@ -60,8 +69,26 @@ class GAN(GANModule):
         )
         if n_critic < 1:
             raise ValueError(f"n_critic (k discriminator steps per generator step) must be >= 1, got {n_critic}")
+        if pack < 1:
+            raise ValueError(f"pack (samples per discriminator input) must be >= 1, got {pack}")
         self.loss = loss if loss is not None else NonSaturatingLoss()
         self.n_critic = n_critic
+        self.regularisation = regularisation if regularisation is not None else Regularisation()
+        self.pack = pack
+        if self.regularisation.spectral_norm:
+            apply_spectral_norm(self.discriminator)
+
+    def discriminator_input(self, samples: Tensor, training: bool = True) -> Tensor:
+        """What D sees: samples plus (annealed) instance noise while training, packed in groups of ``pack``."""
+        std = self.regularisation.noise_std(self.generator_steps) if training else 0.0
+        if std > 0:
+            noise = torch.randn(samples.shape, device=samples.device, generator=self.noise_generator)
+            samples = samples + std * noise
+        return pack(samples, self.pack)
+
+    def generator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        """G's loss against the current D (unrolled GAN replaces this with an unrolled D)."""
+        return self.loss.g_loss(self.discriminator(self.discriminator_input(fake)))
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         real = real_samples(batch)
@@ -74,25 +101,30 @@ class GAN(GANModule):
 
         # Discriminator step: minimise the negated value function on a real and a detached fake batch.
         with self.toggled_optimizer(d_opt):
-            real_logits = self.discriminator(real)
-            fake_logits = self.discriminator(fake.detach())
+            real_in, fake_in = self.discriminator_input(real), self.discriminator_input(fake.detach())
+            real_logits, fake_logits = self.discriminator(real_in), self.discriminator(fake_in)
             d_loss = self.loss.d_loss(real_logits, fake_logits)
+            penalty = self.regularisation.penalty(self.discriminator, real_in, fake_in, self.noise_generator)
             d_opt.zero_grad(set_to_none=True)
-            self.manual_backward(d_loss)
+            self.manual_backward(d_loss if penalty is None else d_loss + penalty)
             d_opt.step()
+            if self.regularisation.weight_clip is not None:
+                clip_weights_(self.discriminator, self.regularisation.weight_clip)
         self.discriminator_steps += 1
         metrics = {
             "train/d_loss": d_loss,
             "train/d_real": self.loss.score(real_logits.detach()).mean(),
             "train/d_fake": self.loss.score(fake_logits.detach()).mean(),
         }
+        if penalty is not None:
+            metrics["train/d_penalty"] = penalty
         if not generator_turn:
             self.log_train(metrics)
             return
 
         # Generator step, against the discriminator just updated.
         with self.toggled_optimizer(g_opt):
-            g_loss = self.loss.g_loss(self.discriminator(fake))
+            g_loss = self.generator_loss(real, fake)
             g_opt.zero_grad(set_to_none=True)
             self.manual_backward(g_loss)
             g_opt.step()
@@ -106,7 +138,8 @@ class GAN(GANModule):
         # Seeded by batch index so validation never consumes (and so never shifts) the training noise.
         z = torch.randn(real.shape[0], self.latent_dim, generator=torch.Generator().manual_seed(batch_idx))
         fake = self.generate(z)
-        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+        real_in, fake_in = self.discriminator_input(real, training=False), self.discriminator_input(fake, False)
+        real_logits, fake_logits = self.discriminator(real_in), self.discriminator(fake_in)
         values: dict[str, Tensor] = {
             "val/d_loss": self.loss.d_loss(real_logits, fake_logits),
             "val/g_loss": self.loss.g_loss(fake_logits),

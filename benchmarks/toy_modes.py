@@ -1,0 +1,201 @@
+"""Mode coverage on the 2-D mixtures, for every loss, PacGAN and unrolled GAN, beside the published tables.
+
+Protocol (VEEGAN / PacGAN):
+* data: the ring of 8 (radius 1, std 0.01) and the 5x5 grid (spacing 2, std 0.05);
+* metric: 2500 samples from the trained generator; each goes to its nearest mode by Mahalanobis distance;
+  it is high quality within 3 std; a mode is captured if a high-quality sample is nearest to it; reverse
+  KL of the high-quality mode histogram against uniform (``lightning_gans.metrics.ModeCoverage``);
+* every row uses the same nets (MLP G: latent 2 -> 3 x 128 ReLU -> 2; MLP D: 2 -> 3 x 128 LeakyReLU -> 1),
+  the same batch size (256), the same number of training batches (one discriminator step each; a
+  generator step every n_critic of them) and seeds 0..n-1. It trains through our variants under
+  ``Trainer.fit``, one thread per run, two runs at a time on 2 cores. CPU seconds are each run's process
+  time (training and evaluation).
+
+    python benchmarks/toy_modes.py                         # all rows, 5 seeds
+    python benchmarks/toy_modes.py --rows '[gan, pacgan4]' --seeds 2 --batches 1000
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from jsonargparse import CLI
+from torch import nn
+from torch.optim import Adam, Optimizer, RMSprop
+
+BATCH_SIZE = 256
+LATENT_DIM = 2
+HIDDEN = (128, 128, 128)
+
+PUBLISHED = [
+    # (source, method, ring modes, ring HQ %, grid modes, grid HQ %, grid reverse KL)
+    ("PacGAN Table 1", "GAN", 6.3, 98.2, 17.3, 94.8, None),
+    ("PacGAN Table 1", "PacGAN4", 7.8, 95.9, 24.8, 93.6, 0.04),
+    ("VEEGAN Table 1", "VEEGAN", 8.0, 52.9, 24.6, 40.0, None),
+]
+
+
+def adam(lr: float, betas: tuple[float, float]) -> Any:
+    def build(params: Iterator[nn.Parameter]) -> Optimizer:
+        return Adam(params, lr=lr, betas=betas)
+
+    return build
+
+
+def rmsprop(lr: float) -> Any:
+    def build(params: Iterator[nn.Parameter]) -> Optimizer:
+        return RMSprop(params, lr=lr)
+
+    return build
+
+
+def build_row(row: str, lr: float, ema_decay: float | None) -> Any:
+    """The model for a row. Every row shares nets, batch size and data; only the method differs."""
+    from lightning_gans.losses import HingeLoss, LeastSquaresLoss, MinimaxLoss, NonSaturatingLoss, WassersteinLoss
+    from lightning_gans.nets import MLPDiscriminator, MLPGenerator
+    from lightning_gans.regularisers import Regularisation
+    from lightning_gans.variants.gan import GAN
+    from lightning_gans.variants.unrolled import UnrolledGAN
+
+    pack = 4 if row == "pacgan4" else 1
+    generator = MLPGenerator(latent_dim=LATENT_DIM, out_shape=(2,), hidden=HIDDEN, output_activation="none")
+    discriminator = MLPDiscriminator(in_shape=(2 * pack,), hidden=HIDDEN)
+    fast = adam(lr, (0.5, 0.999))
+    settings: dict[str, dict[str, Any]] = {
+        "gan_minimax": {"loss": MinimaxLoss()},
+        "gan": {"loss": NonSaturatingLoss()},
+        "wgan": {"loss": WassersteinLoss(), "n_critic": 5, "regularisation": Regularisation(weight_clip=0.01),
+                 "g_optimizer": rmsprop(lr / 2), "d_optimizer": rmsprop(lr / 2)},
+        "wgan_gp": {"loss": WassersteinLoss(), "n_critic": 5, "regularisation": Regularisation(gradient_penalty=0.1),
+                    "g_optimizer": adam(lr, (0.5, 0.9)), "d_optimizer": adam(lr, (0.5, 0.9))},
+        "lsgan": {"loss": LeastSquaresLoss()},
+        "hinge_sn": {"loss": HingeLoss(), "regularisation": Regularisation(spectral_norm=True)},
+        "pacgan4": {"loss": NonSaturatingLoss(), "pack": 4},
+        "unrolled5": {"loss": NonSaturatingLoss()},
+    }  # fmt: skip
+    options = {"g_optimizer": fast, "d_optimizer": fast, "ema_decay": ema_decay, **settings[row]}
+    if row == "unrolled5":
+        return UnrolledGAN(generator, discriminator, unrolled_steps=5, **options)
+    return GAN(generator, discriminator, **options)
+
+
+ROWS = ["gan_minimax", "gan", "wgan", "wgan_gp", "lsgan", "hinge_sn", "pacgan4", "unrolled5"]
+
+
+def one_run(job: tuple[str, str, int, int, float, float | None]) -> dict[str, Any]:
+    """Train one (row, mixture, seed) for ``batches`` batches and score 2500 samples."""
+    row, mixture, seed, batches, lr, ema_decay = job
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    from lightning.pytorch import Trainer, seed_everything
+
+    from lightning_gans.data.toy import GaussianMixtureDataModule
+    from lightning_gans.metrics import ModeCoverage
+
+    started = time.process_time()
+    seed_everything(seed, verbose=False)
+    model = build_row(row, lr, ema_decay)
+    data = GaussianMixtureDataModule(mixture=mixture, num_train=50_000, num_val=256, batch_size=BATCH_SIZE, seed=seed)  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory() as root:
+        trainer = Trainer(
+            accelerator="cpu", max_steps=batches + batches // model.n_critic, max_epochs=-1, logger=False,
+            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+            limit_val_batches=0, num_sanity_val_steps=0, default_root_dir=root,
+        )  # fmt: skip
+        trainer.fit(model, data)
+    metric = ModeCoverage(data.mixture.means, data.mixture.std)
+    metric.update(model.sample(2500, seed=10_000 + seed))
+    result = {k: float(v) for k, v in metric.compute().items()}
+    return {"row": row, "mixture": mixture, "seed": seed, "generator_steps": model.generator_steps,
+            "cpu_seconds": time.process_time() - started, **result}  # fmt: skip
+
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    mean = statistics.fmean(values)
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return mean, se
+
+
+def main(
+    rows: list[str] | None = None,
+    seeds: int = 5,
+    batches: int = 10_000,
+    lr: float = 1e-3,
+    ema_decay: float | None = None,
+    workers: int = 2,
+    out: str = "benchmarks/results/toy_modes.json",
+) -> None:
+    """Train every row on both mixtures for ``seeds`` seeds; print the table and write JSON to ``out``."""
+    rows = rows or ROWS
+    unknown = sorted(set(rows) - set(ROWS))
+    if unknown:
+        raise ValueError(f"unknown rows {unknown}; choose from {ROWS}")
+    jobs = [
+        (row, mixture, seed, batches, lr, ema_decay)
+        for row in rows
+        for mixture in ("ring", "grid")
+        for seed in range(seeds)
+    ]
+    wall = time.perf_counter()
+    with mp.get_context("spawn").Pool(workers) as pool:
+        results = []
+        for result in pool.imap_unordered(one_run, jobs):
+            results.append(result)
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            Path(out).write_text(json.dumps({"partial": True, "runs": results}, indent=2))  # survives a stop
+            print(f"{result['row']:<12}{result['mixture']:<6}seed {result['seed']}: {result['modes']:.0f} modes, "
+                  f"{100 * result['high_quality']:.1f}% HQ, rKL {result['reverse_kl']:.3f}, "
+                  f"{result['cpu_seconds']:.0f} CPU s", flush=True)  # fmt: skip
+    protocol = {
+        "samples_scored": 2500,
+        "high_quality": "within 3 std (Mahalanobis) of the nearest mode",
+        "nets": f"MLP G latent {LATENT_DIM} -> {HIDDEN} ReLU -> 2; MLP D 2*pack -> {HIDDEN} LeakyReLU(0.2) -> 1",
+        "batch_size": BATCH_SIZE,
+        "training_batches": batches,
+        "generator_ema_decay": ema_decay,
+        "learning_rate": f"{lr} (Adam, betas (0.5, 0.999); WGAN: RMSProp lr/2)",
+        "seeds": seeds,
+        "threads_per_run": 1,
+        "hardware": f"{platform.machine()}, {os.cpu_count()} logical CPUs, no GPU",
+        "wall_seconds": round(time.perf_counter() - wall, 1),
+    }
+    print("\n" + "\n".join(f"{k}: {v}" for k, v in protocol.items()))
+    header = f"{'method':<14}{'ring modes':>14}{'ring HQ %':>14}{'ring rKL':>14}{'grid modes':>14}{'grid HQ %':>14}"
+    print("\n" + header + f"{'grid rKL':>14}{'CPU s/run':>11}")
+    table = []
+    for row in rows:
+        cells, summary = [], {"row": row}
+        for mixture in ("ring", "grid"):
+            runs = [r for r in results if r["row"] == row and r["mixture"] == mixture]
+            for key, scale in (("modes", 1), ("high_quality", 100), ("reverse_kl", 1)):
+                mean, se = mean_se([scale * r[key] for r in runs])
+                summary[f"{mixture}_{key}"] = {"mean": mean, "se": se}
+                cells.append(f"{mean:.2f}±{se:.2f}" if key != "modes" else f"{mean:.1f}±{se:.1f}")
+        cpu = statistics.fmean(r["cpu_seconds"] for r in results if r["row"] == row)
+        summary["cpu_seconds_per_run"] = cpu
+        table.append(summary)
+        print(f"{row:<14}" + "".join(f"{c:>14}" for c in cells) + f"{cpu:>11.1f}")
+    print("\npublished (other nets and budgets):")
+    for source, method, rm, rhq, gm, ghq, gkl in PUBLISHED:
+        print(f"{method + ' (' + source + ')':<32} ring {rm} modes / {rhq}% HQ; grid {gm} modes / {ghq}% HQ"
+              + (f"; grid rKL {gkl}" if gkl is not None else ""))  # fmt: skip
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps({"protocol": protocol, "table": table, "runs": results,
+                                     "published": PUBLISHED}, indent=2))  # fmt: skip
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    CLI(main)
