@@ -118,11 +118,14 @@ def one_run(job: tuple[str, str, int, int, float, float | None]) -> dict[str, An
     metric = ModeCoverage(data.mixture.means, data.mixture.std)
     metric.update(model.sample(2500, seed=10_000 + seed))
     result = {k: float(v) for k, v in metric.compute().items()}
-    return {"row": row, "mixture": mixture, "seed": seed, "generator_steps": model.generator_steps,
-            "cpu_seconds": time.process_time() - started, **result}  # fmt: skip
+    settings = {"row": row, "mixture": mixture, "seed": seed, "batches": batches, "lr": lr, "ema_decay": ema_decay}
+    cpu_seconds = time.process_time() - started
+    return {**settings, "generator_steps": model.generator_steps, "cpu_seconds": cpu_seconds, **result}
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:
+    if any(math.isinf(v) for v in values):  # reverse KL of a run with no high-quality sample
+        return math.inf, math.nan
     mean = statistics.fmean(values)
     se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
     return mean, se
@@ -136,8 +139,13 @@ def main(
     ema_decay: float | None = None,
     workers: int = 2,
     out: str = "benchmarks/results/toy_modes.json",
+    resume: bool = False,
 ) -> None:
-    """Train every row on both mixtures for ``seeds`` seeds; print the table and write JSON to ``out``."""
+    """Train every row on both mixtures for ``seeds`` seeds; print the table and write JSON to ``out``.
+
+    With ``resume``, runs already in ``out`` (a finished or a stopped benchmark) with the same settings are
+    kept and not trained again.
+    """
     rows = rows or ROWS
     unknown = sorted(set(rows) - set(ROWS))
     if unknown:
@@ -148,9 +156,18 @@ def main(
         for mixture in ("ring", "grid")
         for seed in range(seeds)
     ]
+    results: list[dict[str, Any]] = []
+    if resume and Path(out).is_file():
+        planned = {(row, mixture, seed, batches, lr, ema_decay) for row, mixture, seed, *_ in jobs}
+        for run in json.loads(Path(out).read_text())["runs"]:
+            key = (run["row"], run["mixture"], run["seed"], run["batches"], run["lr"], run["ema_decay"])
+            if key in planned:
+                results.append(run)
+        done = {(r["row"], r["mixture"], r["seed"]) for r in results}
+        jobs = [job for job in jobs if (job[0], job[1], job[2]) not in done]
+        print(f"resuming: {len(results)} runs kept from {out}, {len(jobs)} to train")
     wall = time.perf_counter()
     with mp.get_context("spawn").Pool(workers) as pool:
-        results = []
         for result in pool.imap_unordered(one_run, jobs):
             results.append(result)
             Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -169,11 +186,11 @@ def main(
         "seeds": seeds,
         "threads_per_run": 1,
         "hardware": f"{platform.machine()}, {os.cpu_count()} logical CPUs, no GPU",
-        "wall_seconds": round(time.perf_counter() - wall, 1),
+        "wall_seconds_this_invocation": round(time.perf_counter() - wall, 1),
     }
     print("\n" + "\n".join(f"{k}: {v}" for k, v in protocol.items()))
-    header = f"{'method':<14}{'ring modes':>14}{'ring HQ %':>14}{'ring rKL':>14}{'grid modes':>14}{'grid HQ %':>14}"
-    print("\n" + header + f"{'grid rKL':>14}{'CPU s/run':>11}")
+    columns = ["ring modes", "ring HQ %", "ring rKL", "grid modes", "grid HQ %", "grid rKL"]
+    print(f"\n{'method':<14}{'runs':>5}" + "".join(f"{c:>14}" for c in columns) + f"{'CPU s/run':>11}")
     table = []
     for row in rows:
         cells, summary = [], {"row": row}
@@ -183,10 +200,12 @@ def main(
                 mean, se = mean_se([scale * r[key] for r in runs])
                 summary[f"{mixture}_{key}"] = {"mean": mean, "se": se}
                 cells.append(f"{mean:.2f}±{se:.2f}" if key != "modes" else f"{mean:.1f}±{se:.1f}")
-        cpu = statistics.fmean(r["cpu_seconds"] for r in results if r["row"] == row)
+        row_runs = [r for r in results if r["row"] == row]
+        cpu = statistics.fmean(r["cpu_seconds"] for r in row_runs)
         summary["cpu_seconds_per_run"] = cpu
+        summary["runs"] = len(row_runs)
         table.append(summary)
-        print(f"{row:<14}" + "".join(f"{c:>14}" for c in cells) + f"{cpu:>11.1f}")
+        print(f"{row:<14}{len(row_runs):>5}" + "".join(f"{c:>14}" for c in cells) + f"{cpu:>11.1f}")
     print("\npublished (other nets and budgets):")
     for source, method, rm, rhq, gm, ghq, gkl in PUBLISHED:
         print(f"{method + ' (' + source + ')':<32} ring {rm} modes / {rhq}% HQ; grid {gm} modes / {ghq}% HQ"

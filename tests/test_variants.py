@@ -221,3 +221,19 @@ def test_unrolled_generator_loss_looks_ahead() -> None:
         losses[steps] = (loss.item(), plain.item())
     assert losses[0][0] == pytest.approx(losses[0][1])  # K = 0 is the plain GAN loss
     assert losses[3][0] != pytest.approx(losses[3][1], rel=1e-4)  # K = 3 is judged by an unrolled D
+
+
+def test_separate_generator_and_discriminator_learning_rates() -> None:
+    """TTUR (Heusel et al. 2017): G and D get their own optimiser and learning rate."""
+    from functools import partial
+
+    model = small_gan(
+        g_optimizer=partial(torch.optim.Adam, lr=1e-4, betas=(0.0, 0.9)),
+        d_optimizer=partial(torch.optim.Adam, lr=4e-4, betas=(0.0, 0.9)),
+    )
+    g_opt, d_opt = model.configure_optimizers()
+    assert g_opt.param_groups[0]["lr"] == 1e-4 and d_opt.param_groups[0]["lr"] == 4e-4
+    before = [p.clone() for p in model.generator.parameters()]
+    trainer(max_steps=2).fit(model, GaussianMixtureDataModule(num_train=64, num_val=16, batch_size=32))
+    first_step = max((p - b).abs().max().item() for p, b in zip(model.generator.parameters(), before))
+    assert first_step == pytest.approx(1e-4, rel=1e-3)  # Adam's first step moves each weight by about lr

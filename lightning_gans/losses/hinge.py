@@ -10,14 +10,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from lightning_gans.losses.base import AdversarialLoss
+from lightning_gans.losses.wasserstein import generator_wasserstein
 
 
 def discriminator_hinge(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
     return F.relu(1.0 - real_scores).mean() + F.relu(1.0 + fake_scores).mean()
 
 
-def generator_hinge(fake_scores: Tensor) -> Tensor:
-    return -fake_scores.mean()
+# G's side of the hinge objective is WGAN's linear loss, -E[D(G(z))].
+generator_hinge = generator_wasserstein
 
 
 class HingeLoss(AdversarialLoss):

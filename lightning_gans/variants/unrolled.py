@@ -14,9 +14,12 @@ Like the paper, we unroll with the discriminator's own Adam: its moments and ste
 and eps. Each update is differentiable, computed with ``torch.func.functional_call`` on a parameter dict,
 so the real D is never modified.
 
-Simplifications, documented: every unrolling step reuses the step's real batch and fake batch (the
-paper draws new ones), and eps goes inside the square root so the second derivative stays finite where
-the second moment is zero.
+Simplifications, documented: every unrolling step reuses the step's real batch and fake batch (the paper
+draws new ones), and Adam's normaliser sqrt(v) is held constant in the unrolled graph, which drops the
+1 / (2 sqrt(v)) factor of its derivative. The gradient still flows through the first moment, scaled by
+lr / sqrt(v), so unrolling wants Adam's small learning rates, as in the paper (1e-4). Measured on the ring
+of 8 with benchmarks/toy_modes.py' nets: at lr 1e-3, G collapsed to 0 modes with K = 1 and to 1 mode with
+K = 5; at lr 2e-4 with K = 5 it covered all 8 modes.
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ class UnrolledGAN(GAN):
                 m, v = beta1 * m + (1 - beta1) * g, beta2 * v + (1 - beta2) * g * g
                 moments[n] = (m, v)
                 m_hat, v_hat = m / (1 - beta1**step), v / (1 - beta2**step)
-                updated[n] = weights[n] - lr * m_hat / torch.sqrt(v_hat + eps**2)
+                # Adam's normaliser is held constant in the unrolled graph (see the module docstring).
+                updated[n] = weights[n] - lr * m_hat / (v_hat.detach().sqrt() + eps)
             weights = updated
         return self.loss.g_loss(d(fake_in, weights))
