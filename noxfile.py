@@ -1,4 +1,4 @@
-"""Developer sessions: `nox -s tests`, `nox -s lint`, `nox -s plugins`, `nox -s train`.
+"""Developer sessions: `nox -s tests`, `nox -s lint`, `nox -s typecheck`, `nox -s plugins`, `nox -s train`.
 
 Every session installs torch and torchvision as a matching pair from PyPI first, with `--isolated` so
 that a machine-wide pip configuration pointing at another torch build (e.g. a CPU-only wheel that PyPI's
@@ -34,6 +34,14 @@ def lint(session: nox.Session) -> None:
     session.install("--isolated", "ruff>=0.6")
     session.run("ruff", "check", "lightning_gans", "tests", "benchmarks", "plugins", "noxfile.py")
     session.run("ruff", "format", "--check", "lightning_gans", "tests", "benchmarks", "plugins", "noxfile.py")
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    """mypy over the library, against the real torch/lightning types."""
+    install_project(session)
+    session.install("--isolated", "mypy>=1.10")
+    session.run("mypy", "lightning_gans")
 
 
 @nox.session(python="3.11")

@@ -17,7 +17,7 @@ import importlib.metadata as metadata
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 __all__ = [
     "DISABLE_PLUGINS_ENV",
@@ -189,8 +189,9 @@ class Registry(Generic[T]):
                 f"{entry.describe()} resolves to {obj!r}, which is not a subclass of "
                 f"{base.__module__}.{base.__qualname__}; every {self.kind} must be one."
             )
-        self._loaded[name] = obj
-        return obj
+        cls = cast("type[T]", obj)
+        self._loaded[name] = cls
+        return cls
 
     def create(self, name: str, **init_args: Any) -> T:
         """Build the part registered as ``name`` (timm's ``create_model`` shape)."""

@@ -20,7 +20,7 @@ class ModeCoverageCallback(Callback):
         self.seed = seed
 
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        datamodule = trainer.datamodule
+        datamodule = getattr(trainer, "datamodule", None)
         if not isinstance(datamodule, GaussianMixtureDataModule) or not isinstance(pl_module, GANModule):
             raise TypeError("ModeCoverageCallback needs a GANModule trained on a GaussianMixtureDataModule")
         metric = ModeCoverage(datamodule.mixture.means, datamodule.mixture.std).to(pl_module.device)

@@ -29,7 +29,7 @@ class SampleGrid(Callback):
         self.last_path: Path | None = None
 
     def _reference(self, trainer: Trainer) -> Tensor | None:
-        datamodule = trainer.datamodule
+        datamodule = getattr(trainer, "datamodule", None)
         if datamodule is None or not hasattr(datamodule, "val_dataloader"):
             return None
         try:

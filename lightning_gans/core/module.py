@@ -16,7 +16,7 @@ What lives here is what every variant needs and nothing of any one algorithm:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -29,12 +29,15 @@ from torch.optim import Adam, Optimizer
 from torch.optim.swa_utils import AveragedModel
 
 
-def adam_2e4_beta05(params: Iterator[nn.Parameter]) -> Optimizer:
+def adam_2e4_beta05(params: Iterable[Any]) -> Optimizer:
     """Adam(lr=2e-4, betas=(0.5, 0.999)): the DCGAN paper's setting, the usual GAN default since."""
     return Adam(params, lr=2e-4, betas=(0.5, 0.999))
 
 
-def ema_with_warmup(decay: float) -> Callable[[list[Tensor], list[Tensor], Tensor], None]:
+EMAUpdate = Callable[[list[Tensor] | tuple[Tensor, ...], list[Tensor] | tuple[Tensor, ...], Tensor | int], None]
+
+
+def ema_with_warmup(decay: float) -> EMAUpdate:
     """EMA update for ``AveragedModel`` whose decay ramps up as min(decay, (1 + n) / (10 + n)).
 
     A fixed decay of 0.999 would keep ~37% of the random initial weights after 1000 steps; the ramp (as in
@@ -43,12 +46,16 @@ def ema_with_warmup(decay: float) -> Callable[[list[Tensor], list[Tensor], Tenso
     """
 
     @torch.no_grad()
-    def update(averaged: list[Tensor], current: list[Tensor], num_averaged: Tensor) -> None:
+    def update(
+        averaged: list[Tensor] | tuple[Tensor, ...],
+        current: list[Tensor] | tuple[Tensor, ...],
+        num_averaged: Tensor | int,
+    ) -> None:
         if not averaged[0].is_floating_point():  # integer buffers (batch norm's step count): take the latest
             for avg, cur in zip(averaged, current):
                 avg.copy_(cur)
             return
-        n = num_averaged.to(averaged[0].dtype)
+        n = torch.as_tensor(num_averaged, dtype=averaged[0].dtype, device=averaged[0].device)
         weight = 1.0 - torch.clamp((1.0 + n) / (10.0 + n), max=decay)
         for avg, cur in zip(averaged, current):
             avg.lerp_(cur, weight)
@@ -82,6 +89,8 @@ class GANModule(LightningModule):
         ema_decay: if set, keep an EMA of the generator's weights with this decay and sample from it.
         n_grid_samples: how many fixed latent vectors sample grids use.
     """
+
+    fixed_noise: Tensor
 
     def __init__(
         self,
@@ -158,7 +167,7 @@ class GANModule(LightningModule):
         values logged are the ones flushed; if that private hook ever moves, every step is logged.
         """
         connector = getattr(self.trainer, "_logger_connector", None)
-        if self.trainer.fast_dev_run or getattr(connector, "should_update_logs", True):
+        if getattr(self.trainer, "fast_dev_run", False) or getattr(connector, "should_update_logs", True):
             self.log_dict(metrics, prog_bar=True)
 
     def update_generator_ema(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,7 +22,13 @@ from torch.utils.data import TensorDataset
 from lightning_gans.data.base import GANDataModule
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4")}
+_IDX_DTYPES: dict[int, np.dtype[Any]] = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+}
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -36,7 +43,7 @@ def read_idx(path: str | Path) -> np.ndarray:
         raw = gzip.decompress(raw)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
-    dtype, ndim = np.dtype(_IDX_DTYPES[raw[2]]), raw[3]
+    dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">i4", count=ndim, offset=4))
     data = np.frombuffer(raw, dtype=dtype, offset=4 + 4 * ndim)
     if data.size != int(np.prod(shape)):
@@ -100,11 +107,13 @@ class IDXDataModule(GANDataModule):
         self, root: str, image_size: int = 28, batch_size: int = 128, num_workers: int = 0, seed: int = 0
     ) -> None:
         super().__init__(batch_size, num_workers, seed)
-        self.root = root
+        self.root: str | None = root
         self.image_size = image_size
 
     def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """(train images, train labels, val images, val labels), images as uint8."""
+        if self.root is None:
+            raise ValueError(f"{type(self).__name__} needs root: a folder of IDX files")
         return (*load_idx_split(self.root, "train"), *load_idx_split(self.root, "t10k"))
 
     def setup(self, stage: str | None = None) -> None:

@@ -32,6 +32,7 @@ class ModeCoverage(Metric):
     higher_is_better = None
     full_state_update = False
 
+    means: Tensor
     hits: Tensor
     high_quality: Tensor
     total: Tensor

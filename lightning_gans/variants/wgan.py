@@ -15,7 +15,8 @@ The GAN algorithm with the Wasserstein loss, weight clipping and the paper's opt
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
+from typing import Any
 
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
@@ -27,7 +28,7 @@ from lightning_gans.regularisers import Regularisation
 from lightning_gans.variants.gan import GAN
 
 
-def rmsprop_5e5(params: Iterator[nn.Parameter]) -> Optimizer:
+def rmsprop_5e5(params: Iterable[Any]) -> Optimizer:
     """RMSProp(lr=5e-5), the paper's choice: momentum-based optimisers destabilised the clipped critic."""
     return RMSprop(params, lr=5e-5)
 

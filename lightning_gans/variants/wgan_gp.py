@@ -16,7 +16,8 @@ the penalty is per sample; the MLP default critic has none.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
+from typing import Any
 
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
@@ -28,7 +29,7 @@ from lightning_gans.regularisers import Regularisation
 from lightning_gans.variants.gan import GAN
 
 
-def adam_1e4_beta0_09(params: Iterator[nn.Parameter]) -> Optimizer:
+def adam_1e4_beta0_09(params: Iterable[Any]) -> Optimizer:
     """Adam(lr=1e-4, betas=(0, 0.9)): the WGAN-GP paper's default."""
     return Adam(params, lr=1e-4, betas=(0.0, 0.9))
 
