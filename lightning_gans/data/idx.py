@@ -155,8 +155,3 @@ class FashionMNISTDataModule(IDXDataModule):
         order = torch.randperm(len(images), generator=torch.Generator().manual_seed(1234))
         val, train = order[: self.val_size], order[self.val_size :]
         return images[train], labels[train], images[val], labels[val]
-
-
-FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
