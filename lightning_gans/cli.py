@@ -205,7 +205,10 @@ def sample_command(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error(f"--n must be >= 1, got {args.n}")
-    model = load_variant(args.ckpt)
+    try:
+        model = load_variant(args.ckpt)
+    except (FileNotFoundError, ValueError, TypeError) as error:
+        parser.error(str(error))
     path = save_samples(model.sample(args.n, seed=args.seed), args.out, nrow=args.nrow)
     print(f"wrote {args.n} samples to {path}")
     return 0
@@ -232,10 +235,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return list_command(args[1:])
         if args[0] == "sample":
             return sample_command(args[1:])
-    except (registry.RegistryError, FileNotFoundError, ValueError, TypeError) as error:
-        print(f"lightning-gans: error: {error}", file=sys.stderr)
-        return 2
-    try:
         run_lightning_cli(args)
     except registry.RegistryError as error:
         print(f"lightning-gans: error: {error}", file=sys.stderr)
