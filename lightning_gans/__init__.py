@@ -37,6 +37,10 @@ def list_datamodules() -> list[str]:
     return registry.datamodules.names()
 
 
+def list_feature_networks() -> list[str]:
+    return registry.feature_networks.names()
+
+
 def create_variant(name: str, **init_args: Any) -> Any:
     """Build a registered variant by name, e.g. ``create_variant("gan", n_critic=5)``."""
     return registry.variants.create(name, **init_args)
@@ -47,6 +51,7 @@ __all__ = [
     "create_variant",
     "list_datamodules",
     "list_discriminators",
+    "list_feature_networks",
     "list_generators",
     "list_losses",
     "list_variants",

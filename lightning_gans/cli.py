@@ -145,7 +145,8 @@ class GANCLI(LightningCLI):
         return trainer
 
 
-def run_lightning_cli(argv: Sequence[str]) -> None:
+def run_lightning_cli(argv: Sequence[str]) -> GANCLI:
+    """Run ``fit``/``validate``/``test``/... as LightningCLI would; returns the CLI (its model, trainer)."""
     _install_parser_mode()
     # We hand LightningCLI an argv with registry names resolved, which it warns about when sys.argv is set too.
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
@@ -165,6 +166,7 @@ def run_lightning_cli(argv: Sequence[str]) -> None:
         if isinstance(logger, WandbLogger) and logger._experiment is not None:
             # Lightning leaves the run open; close it so a second fit in this process starts a new one.
             logger.experiment.finish()
+    return cli
 
 
 # -- list ------------------------------------------------------------------------------------------------
@@ -195,31 +197,86 @@ def list_command(argv: Sequence[str]) -> int:
 def sample_command(argv: Sequence[str]) -> int:
     from lightning_gans.checkpoints import load_variant
     from lightning_gans.images import save_samples
+    from lightning_gans.sampling import arithmetic_latents, interpolation_latents, truncated_latents
 
-    parser = argparse.ArgumentParser(prog="lightning-gans sample", description="Write samples from a checkpoint.")
+    parser = argparse.ArgumentParser(
+        prog="lightning-gans sample",
+        description="Write samples from a checkpoint: a grid, truncated samples, interpolations or latent arithmetic.",
+    )
     parser.add_argument("--ckpt", required=True, help="a checkpoint written by `lightning-gans fit`")
     parser.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
     parser.add_argument("--out", default="samples.png", help="PNG to write (default samples.png)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     parser.add_argument("--nrow", type=int, default=None, help="images per grid row (default: square)")
+    parser.add_argument("--truncation", type=float, default=None, help="truncation psi (default: none)")
+    parser.add_argument(
+        "--truncation_mode",
+        choices=("resample", "scale"),
+        default="resample",
+        help="resample: redraw |z_i| > psi (BigGAN); scale: z * psi (default resample)",
+    )
+    parser.add_argument(
+        "--interpolate", choices=("linear", "spherical"), default=None, help="rows of latent interpolations"
+    )
+    parser.add_argument("--rows", type=int, default=8, help="interpolation rows (default 8)")
+    parser.add_argument("--steps", type=int, default=10, help="images per interpolation row (default 10)")
+    parser.add_argument(
+        "--arithmetic",
+        default=None,
+        metavar="EXPR",
+        help="latent vector arithmetic on indices of the grid `sample --n POOL --seed SEED` draws (row-major "
+        "from 0), each group averaged: e.g. '0,5,9 - 3,4,12 + 7,20,21'. Output: one row per group, then "
+        "the result and variations of it",
+    )
+    parser.add_argument("--pool", type=int, default=64, help="latents the arithmetic indices refer to (64)")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error(f"--n must be >= 1, got {args.n}")
+    if args.interpolate and args.arithmetic:
+        parser.error("choose one of --interpolate and --arithmetic")
     try:
         model = load_variant(args.ckpt)
     except (FileNotFoundError, ValueError, TypeError) as error:
         parser.error(str(error))
-    path = save_samples(model.sample(args.n, seed=args.seed), args.out, nrow=args.nrow)
-    print(f"wrote {args.n} samples to {path}")
+    try:
+        nrow = args.nrow
+        if args.interpolate:
+            latents = interpolation_latents(args.rows, args.steps, model.latent_dim, args.interpolate, args.seed)
+            nrow = args.steps
+            what = f"{args.rows} {args.interpolate} interpolations of {args.steps} steps"
+        elif args.arithmetic:
+            pool = truncated_latents(args.pool, model.latent_dim, None, seed=args.seed)
+            latents = arithmetic_latents(pool, args.arithmetic, seed=args.seed)
+            nrow = 8
+            what = f"latent arithmetic {args.arithmetic!r} (last row: result and 7 variations)"
+        else:
+            latents = truncated_latents(args.n, model.latent_dim, args.truncation, args.truncation_mode, args.seed)
+            what = f"{args.n} samples" + (
+                f" at truncation {args.truncation} ({args.truncation_mode})" if args.truncation else ""
+            )
+    except ValueError as error:
+        parser.error(str(error))
+    path = save_samples(model.generate(latents), args.out, nrow=nrow)
+    print(f"wrote {what} to {path}")
     return 0
 
 
-USAGE = """usage: lightning-gans {fit,validate,test,predict,list,sample} ...
+# -- evaluate --------------------------------------------------------------------------------------------
+def evaluate_command(argv: Sequence[str]) -> int:
+    from lightning_gans.evaluate import evaluate_command as run
+
+    return run(argv)
+
+
+USAGE = """usage: lightning-gans {fit,validate,test,predict,list,sample,evaluate} ...
 
   fit --config recipes/NAME.yaml      train (LightningCLI; also validate, test, --print_config)
   list [KIND]                         registered variants, generators, discriminators, losses, datamodules
   sample --ckpt FILE --n 64 --out grid.png
-                                      samples from a trained checkpoint
+                                      samples from a trained checkpoint (also --truncation,
+                                      --interpolate spherical, --arithmetic '0,1,2 - 3,4,5 + 6,7,8')
+  evaluate --ckpt FILE --metrics fid,kid,is,prdc,classes,knn,birthday
+                                      sample-quality table and JSON with its protocol
 
 `lightning-gans COMMAND --help` describes each command.
 """
@@ -235,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return list_command(args[1:])
         if args[0] == "sample":
             return sample_command(args[1:])
+        if args[0] == "evaluate":
+            return evaluate_command(args[1:])
         run_lightning_cli(args)
     except registry.RegistryError as error:
         print(f"lightning-gans: error: {error}", file=sys.stderr)

@@ -224,7 +224,13 @@ losses: Registry[Any] = Registry(
 datamodules: Registry[Any] = Registry(
     "datamodule", "datamodules", "lightning_gans.datamodules", "lightning.pytorch:LightningDataModule"
 )
+feature_networks: Registry[Any] = Registry(
+    "feature network",
+    "feature_networks",
+    "lightning_gans.feature_networks",
+    "lightning_gans.metrics.features:FeatureNetwork",
+)
 
 REGISTRIES: dict[str, Registry[Any]] = {
-    r.plural: r for r in (variants, generators, discriminators, losses, datamodules)
+    r.plural: r for r in (variants, generators, discriminators, losses, datamodules, feature_networks)
 }

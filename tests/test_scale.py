@@ -42,7 +42,7 @@ def test_ddp_with_two_cpu_processes(tmp_path: Path, strategy: str) -> None:
     # plain "ddp" works because GANModule.setup turns on unused-parameter detection
     checkpoint = fit_in_subprocess(
         tmp_path, "--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", strategy,
-        "--trainer.callbacks+=rank_weights.SaveRankWeights",
+        "--trainer.callbacks+=rank_weights.SaveRankWeights", "--trainer.check_val_every_n_epoch", "1",
     )  # fmt: skip
     assert_trained_and_finite(checkpoint, generator_steps=4)  # 4 batches per process
     # Each rank drew other data and other noise; identical weights mean the gradients were all-reduced.
@@ -52,6 +52,29 @@ def test_ddp_with_two_cpu_processes(tmp_path: Path, strategy: str) -> None:
     for key in rank0:
         if key.startswith(("generator.", "discriminator.")) and "running" not in key and "num_batches" not in key:
             assert torch.allclose(rank0[key], rank1[key], atol=1e-6), key
+    if strategy == "ddp":
+        assert_sample_quality_is_the_single_process_value(root)
+
+
+def assert_sample_quality_is_the_single_process_value(root: Path) -> None:
+    """Under DDP each process scores its share of the real and generated images and the metric states are
+    gathered: the logged values must be those of one process scoring everything (the recipe's protocol)."""
+    from lightning_gans.checkpoints import load_variant
+    from lightning_gans.data.idx import FashionMNISTDataModule
+    from lightning_gans.metrics.evaluation import SampleQuality, dataset_images
+
+    logged = [torch.load(root / f"rank{r}_metrics.pt") for r in (0, 1)]
+    assert logged[0]["val/fid"] == logged[1]["val/fid"]
+    data = FashionMNISTDataModule()
+    data.setup("fit")
+    model = load_variant(root / "checkpoints/last.ckpt")
+    quality = SampleQuality("fid,prdc,classes", "fashion_classifier", dataset_images(data.train_set, 5000, seed=0))
+    latents = torch.randn(5000, model.latent_dim, generator=torch.Generator().manual_seed(0))
+    chunks = iter(latents.split(500))
+    expected = quality.evaluate(lambda n: model.generate(next(chunks)), 5000)
+    assert logged[0]["val/fid"] == pytest.approx(expected["fid"], rel=1e-4)
+    for key in ("precision", "recall", "density", "coverage", "classes_covered", "class_kl"):
+        assert logged[0][f"val/{key}"] == pytest.approx(expected[key], rel=1e-4, abs=1e-6), key
 
 
 def test_bf16_mixed_on_cpu(tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
 """Training callbacks."""
 
+from lightning_gans.callbacks.budget import CPUBudget
 from lightning_gans.callbacks.modes import ModeCoverageCallback
+from lightning_gans.callbacks.quality import SampleQualityCallback
 from lightning_gans.callbacks.samples import SampleGrid
 
-__all__ = ["ModeCoverageCallback", "SampleGrid"]
+__all__ = ["CPUBudget", "ModeCoverageCallback", "SampleGrid", "SampleQualityCallback"]

@@ -1,0 +1,187 @@
+"""``lightning-gans evaluate``: sample-quality metrics of a trained checkpoint, with their protocol.
+
+The real images come from the run's data module: the one in ``config.yaml`` that ``lightning-gans fit``
+saved beside the ``checkpoints/`` folder, or ``--data NAME`` (with ``--data_root``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from lightning.pytorch import LightningDataModule
+
+from lightning_gans.checkpoints import load_variant
+from lightning_gans.core.module import GANModule
+from lightning_gans.images import save_picture
+from lightning_gans.metrics.evaluation import METRICS, Protocol, SampleQuality, dataset_images, parse_metric_names
+from lightning_gans.metrics.memorisation import NearestNeighbourMemorisation
+from lightning_gans.sampling import truncated_latents
+
+
+def run_config_of(ckpt: Path) -> Path | None:
+    """``<run>/config.yaml`` for a checkpoint at ``<run>/checkpoints/x.ckpt``, if it exists."""
+    candidate = ckpt.resolve().parent.parent / "config.yaml"
+    return candidate if candidate.is_file() else None
+
+
+def datamodule_from(config: Path | None, data: str | None, data_root: str | None) -> LightningDataModule:
+    """The data module named by ``data`` (registry name or import path), else the one in a run config."""
+    from lightning_gans.cli import resolve_name
+
+    init_args: dict[str, Any] = {}
+    if data is not None:
+        class_path = resolve_name(data, "data")
+    elif config is not None:
+        section = (yaml.safe_load(config.read_text()) or {}).get("data")
+        if not isinstance(section, dict) or "class_path" not in section:
+            raise ValueError(f"{config} has no data: class_path section; pass --data NAME")
+        class_path = resolve_name(section["class_path"], "data")
+        init_args = dict(section.get("init_args") or {})
+    else:
+        raise ValueError(
+            "no config.yaml beside the checkpoint's run folder: pass --config RUN/config.yaml or --data NAME"
+        )
+    if data_root is not None:
+        init_args["root"] = data_root
+    module_name, _, class_name = class_path.rpartition(".")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(**init_args)  # type: ignore[no-any-return]
+
+
+def split_of(datamodule: LightningDataModule, split: str) -> Any:
+    datamodule.setup("fit")
+    dataset = getattr(datamodule, f"{split}_set", None)
+    if dataset is None:
+        raise ValueError(f"{type(datamodule).__name__} has no {split}_set; splits are train and val")
+    return dataset
+
+
+def evaluate_checkpoint(
+    model: GANModule,
+    datamodule: LightningDataModule,
+    metrics: str | Sequence[str],
+    feature_network: str = "fashion_classifier",
+    n_real: int = 10_000,
+    n_fake: int = 10_000,
+    real_split: str = "train",
+    seed: int = 0,
+    batch_size: int = 500,
+    truncation: float | None = None,
+    truncation_mode: str = "resample",
+    pairs_png: Path | None = None,
+) -> dict[str, Any]:
+    """Score ``n_fake`` samples of ``model`` against ``n_real`` images of ``real_split``.
+
+    Returns ``{"protocol": ..., "results": ..., "seconds": ...}``. ``knn`` compares each sample's nearest
+    image of ``real_split`` with the nearest-``real_split``-image distances of the other split's images.
+    """
+    names = parse_metric_names(metrics)
+    start = time.time()
+    real = dataset_images(split_of(datamodule, real_split), n_real, seed)
+    holdout_split = "val" if real_split == "train" else "train"
+    holdout = dataset_images(split_of(datamodule, holdout_split), n_real, seed) if "knn" in names else None
+    quality = SampleQuality(names, feature_network, real, holdout, batch_size=batch_size, device=model.device)
+    latents = truncated_latents(n_fake, model.latent_dim, truncation, truncation_mode, seed)  # type: ignore[arg-type]
+    position = 0
+
+    def generate(n: int) -> torch.Tensor:
+        nonlocal position
+        position += n
+        return model.generate(latents[position - n : position])
+
+    results = quality.evaluate(generate, n_fake, seed=seed, reset=False)
+    protocol = Protocol(
+        feature_network=quality.network.name,
+        real_split=f"{type(datamodule).__name__} {real_split} ({len(real)} images)",
+        n_real=len(real),
+        n_fake=n_fake,
+        seed=seed,
+        holdout_split=f"{holdout_split} ({len(holdout)} images)" if holdout is not None else None,
+        n_holdout=len(holdout) if holdout is not None else 0,
+        kid_subset_size=min(quality.kid_subset_size, len(real), n_fake) if "kid" in names else 0,
+    ).as_dict()
+    protocol["truncation"] = None if truncation is None else {"psi": truncation, "mode": truncation_mode}
+    if pairs_png is not None and "knn" in names:
+        memorisation = quality.metrics["knn"]
+        assert isinstance(memorisation, NearestNeighbourMemorisation)
+        save_picture(memorisation.closest_pairs_picture(16), pairs_png)
+        protocol["knn_pairs_png"] = str(pairs_png)
+    return {"protocol": protocol, "results": results, "seconds": round(time.time() - start, 1)}
+
+
+def format_table(report: dict[str, Any]) -> str:
+    lines = ["| metric | value |", "|---|---|"]
+    for key, value in report["results"].items():
+        if isinstance(value, list):
+            shown = ", ".join(f"{v:.3g}" for v in value)
+        elif isinstance(value, float) and math.isfinite(value):
+            shown = f"{value:.4g}"
+        else:
+            shown = str(value)
+        lines.append(f"| {key} | {shown} |")
+    protocol = ", ".join(f"{k}={v}" for k, v in report["protocol"].items() if v not in (None, 0))
+    return "\n".join(lines) + f"\n\nprotocol: {protocol}; {report['seconds']} s"
+
+
+def evaluate_command(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="lightning-gans evaluate",
+        description="Sample-quality metrics of a checkpoint: prints a table and writes JSON with the protocol.",
+        epilog="metrics: " + "; ".join(f"{k}: {v}" for k, v in METRICS.items()),
+    )
+    parser.add_argument("--ckpt", required=True, help="a checkpoint written by `lightning-gans fit`")
+    parser.add_argument("--metrics", default=",".join(METRICS), help="comma-separated (default: all)")
+    parser.add_argument("--n_fake", type=int, default=10_000, help="generated images (default 10000)")
+    parser.add_argument("--n_real", type=int, default=10_000, help="real images, at most the split (default 10000)")
+    parser.add_argument("--real_split", choices=("train", "val"), default="train", help="reference split")
+    parser.add_argument("--feature_network", default="fashion_classifier", help="registry name or import path")
+    parser.add_argument("--seed", type=int, default=0, help="latents, real subset and KID/IS subsets")
+    parser.add_argument("--batch_size", type=int, default=500)
+    parser.add_argument("--truncation", type=float, default=None, help="truncation psi (default: none)")
+    parser.add_argument("--truncation_mode", choices=("resample", "scale"), default="resample")
+    parser.add_argument("--config", default=None, help="the run's config.yaml (default: found from --ckpt)")
+    parser.add_argument("--data", default=None, help="data module name or import path instead of the config's")
+    parser.add_argument("--data_root", default=None, help="the data module's root folder")
+    parser.add_argument("--out", default="evaluation.json", help="JSON to write (default evaluation.json)")
+    parser.add_argument("--pairs_png", default=None, help="closest (sample, training image) pairs (knn)")
+    args = parser.parse_args(argv)
+    if args.n_fake < 2 or args.n_real < 2:
+        parser.error("--n_fake and --n_real must be at least 2")
+    try:
+        names = parse_metric_names(args.metrics)
+        model = load_variant(args.ckpt)
+        config = Path(args.config) if args.config else run_config_of(Path(args.ckpt))
+        datamodule = datamodule_from(config, args.data, args.data_root)
+    except (FileNotFoundError, ValueError, TypeError) as error:
+        parser.error(str(error))
+    out = Path(args.out)
+    pairs = Path(args.pairs_png) if args.pairs_png else out.with_name(out.stem + "_knn_pairs.png")
+    report = evaluate_checkpoint(
+        model,
+        datamodule,
+        names,
+        feature_network=args.feature_network,
+        n_real=args.n_real,
+        n_fake=args.n_fake,
+        real_split=args.real_split,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        truncation=args.truncation,
+        truncation_mode=args.truncation_mode,
+        pairs_png=pairs,
+    )
+    report["checkpoint"] = str(args.ckpt)
+    print(format_table(report))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
