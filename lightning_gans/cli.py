@@ -195,6 +195,8 @@ def list_command(argv: Sequence[str]) -> int:
 
 # -- sample ----------------------------------------------------------------------------------------------
 def sample_command(argv: Sequence[str]) -> int:
+    import torch
+
     from lightning_gans.checkpoints import load_variant
     from lightning_gans.images import save_samples
     from lightning_gans.sampling import arithmetic_latents, interpolation_latents, truncated_latents
@@ -225,8 +227,8 @@ def sample_command(argv: Sequence[str]) -> int:
         default=None,
         metavar="EXPR",
         help="latent vector arithmetic on indices of the grid `sample --n POOL --seed SEED` draws (row-major "
-        "from 0), each group averaged: e.g. '0,5,9 - 3,4,12 + 7,20,21'. Output: one row per group, then "
-        "the result and variations of it",
+        "from 0), each group averaged: e.g. '0,5,9 - 3,4,12 + 7,20,21'. Output: a row per group (members, "
+        "then average), then the result and variations of it",
     )
     parser.add_argument("--pool", type=int, default=64, help="latents the arithmetic indices refer to (64)")
     args = parser.parse_args(argv)
@@ -239,24 +241,27 @@ def sample_command(argv: Sequence[str]) -> int:
     except (FileNotFoundError, ValueError, TypeError) as error:
         parser.error(str(error))
     try:
-        nrow = args.nrow
         if args.interpolate:
             latents = interpolation_latents(args.rows, args.steps, model.latent_dim, args.interpolate, args.seed)
-            nrow = args.steps
+            samples, nrow = model.generate(latents), args.steps
             what = f"{args.rows} {args.interpolate} interpolations of {args.steps} steps"
         elif args.arithmetic:
             pool = truncated_latents(args.pool, model.latent_dim, None, seed=args.seed)
-            latents = arithmetic_latents(pool, args.arithmetic, seed=args.seed)
-            nrow = 8
-            what = f"latent arithmetic {args.arithmetic!r} (last row: result and 7 variations)"
+            rows = [model.generate(row) for row in arithmetic_latents(pool, args.arithmetic, seed=args.seed)]
+            nrow = max(len(row) for row in rows)
+            blank = torch.ones_like(rows[0][:1])  # white in the models' [-1, 1] range: pads short rows
+            samples = torch.cat([torch.cat([row, *[blank] * (nrow - len(row))]) for row in rows])
+            what = f"latent arithmetic {args.arithmetic!r} (a row per group: members, then their average; last "
+            what += "row: the result, then variations of it)"
         else:
             latents = truncated_latents(args.n, model.latent_dim, args.truncation, args.truncation_mode, args.seed)
-            what = f"{args.n} samples" + (
-                f" at truncation {args.truncation} ({args.truncation_mode})" if args.truncation else ""
-            )
+            samples, nrow = model.generate(latents), args.nrow
+            what = f"{args.n} samples"
+            if args.truncation is not None:
+                what += f" at truncation {args.truncation} ({args.truncation_mode})"
     except ValueError as error:
         parser.error(str(error))
-    path = save_samples(model.generate(latents), args.out, nrow=nrow)
+    path = save_samples(samples, args.out, nrow=nrow)
     print(f"wrote {what} to {path}")
     return 0
 

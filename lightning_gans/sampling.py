@@ -95,21 +95,21 @@ def parse_arithmetic(expression: str) -> list[tuple[int, list[int]]]:
 
 def arithmetic_latents(
     pool: Tensor, expression: str, variations: int = 7, spread: float = 0.25, seed: int = 0
-) -> Tensor:
+) -> list[Tensor]:
     """DCGAN-style vector arithmetic (Radford et al. 2016, section 6.3) on latents picked from ``pool``.
 
     Each term of ``expression`` is a group of indices into ``pool`` (the latents of a grid from
-    ``lightning-gans sample`` with the same seed), averaged as in the paper; the terms are added or
-    subtracted. Returns one row per term (its averaged latent) followed by a last row holding the result
-    and ``variations`` copies of it with ``spread`` * N(0, I) added, the way the paper shows each result.
+    ``lightning-gans sample`` with the same seed), averaged as in the paper; the averages are added or
+    subtracted. Returns rows of latents, as the paper lays out its figure: per term, the group's members
+    followed by their average; then the result followed by ``variations`` copies of it with
+    ``spread`` * N(0, I) added.
     """
     terms = parse_arithmetic(expression)
     largest = max(max(indices) for _, indices in terms)
     if largest >= len(pool) or min(min(indices) for _, indices in terms) < 0:
         raise ValueError(f"latent index {largest} is outside the pool of {len(pool)} latents (0..{len(pool) - 1})")
-    means = [pool[indices].mean(dim=0) for _, indices in terms]
-    result = sum((sign * mean for (sign, _), mean in zip(terms, means)), torch.zeros_like(means[0]))
+    rows = [torch.cat([pool[indices], pool[indices].mean(dim=0, keepdim=True)]) for _, indices in terms]
+    result = sum((sign * row[-1] for (sign, _), row in zip(terms, rows)), torch.zeros(pool.shape[1]))
     rng = torch.Generator().manual_seed(seed)
     noisy = result + spread * torch.randn(variations, pool.shape[1], generator=rng)
-    rows = [torch.cat([mean[None], torch.zeros(variations, pool.shape[1])]) for mean in means]  # blank fill
-    return torch.cat([*rows, result[None], noisy])
+    return [*rows, torch.cat([result[None], noisy])]

@@ -116,11 +116,12 @@ def test_interpolations_start_and_end_at_their_endpoints_and_slerp_keeps_the_nor
 def test_latent_arithmetic_averages_groups_like_dcgan() -> None:
     assert parse_arithmetic("0,1 - 2 + 3,4,5") == [(1, [0, 1]), (-1, [2]), (1, [3, 4, 5])]
     pool = torch.randn(10, 4)
-    latents = arithmetic_latents(pool, "0,1 - 2 + 3,4,5", variations=7, spread=0.0)
+    rows = arithmetic_latents(pool, "0,1 - 2 + 3,4,5", variations=7, spread=0.0)
     expected = pool[[0, 1]].mean(0) - pool[2] + pool[[3, 4, 5]].mean(0)
-    assert latents.shape == (4 * 8, 4)
-    assert torch.allclose(latents[0], pool[[0, 1]].mean(0)) and torch.allclose(latents[24], expected)
-    assert torch.allclose(latents[25:], expected.expand(7, -1))  # spread 0: the variations are the result
+    assert [len(row) for row in rows] == [3, 2, 4, 8]  # members + average per group; result + 7 variations
+    assert torch.equal(rows[0][:2], pool[[0, 1]]) and torch.allclose(rows[0][2], pool[[0, 1]].mean(0))
+    assert torch.allclose(rows[3][0], expected)
+    assert torch.allclose(rows[3][1:], expected.expand(7, -1))  # spread 0: the variations are the result
     with pytest.raises(ValueError, match="outside the pool"):
         arithmetic_latents(pool, "0 - 10")
     with pytest.raises(ValueError, match="bad latent arithmetic"):
