@@ -23,7 +23,9 @@ from lightning_gans.checkpoints import load_variant
 from lightning_gans.core.module import GANModule
 from lightning_gans.images import save_picture
 from lightning_gans.metrics.evaluation import METRICS, Protocol, SampleQuality, dataset_images, parse_metric_names
+from lightning_gans.metrics.features import FeatureNetwork, FeatureNetworkUnavailable, build_feature_network
 from lightning_gans.metrics.memorisation import NearestNeighbourMemorisation
+from lightning_gans.registry import RegistryError
 from lightning_gans.sampling import truncated_latents
 
 
@@ -69,7 +71,7 @@ def evaluate_checkpoint(
     model: GANModule,
     datamodule: LightningDataModule,
     metrics: str | Sequence[str],
-    feature_network: str = "fashion_classifier",
+    feature_network: FeatureNetwork | str = "fashion_classifier",
     n_real: int = 10_000,
     n_fake: int = 10_000,
     real_split: str = "train",
@@ -158,10 +160,11 @@ def evaluate_command(argv: Sequence[str]) -> int:
         parser.error("--n_fake and --n_real must be at least 2")
     try:
         names = parse_metric_names(args.metrics)
+        network = build_feature_network(args.feature_network)
         model = load_variant(args.ckpt)
         config = Path(args.config) if args.config else run_config_of(Path(args.ckpt))
         datamodule = datamodule_from(config, args.data, args.data_root)
-    except (FileNotFoundError, ValueError, TypeError) as error:
+    except (FileNotFoundError, ValueError, TypeError, FeatureNetworkUnavailable, RegistryError) as error:
         parser.error(str(error))
     out = Path(args.out)
     pairs = Path(args.pairs_png) if args.pairs_png else out.with_name(out.stem + "_knn_pairs.png")
@@ -169,7 +172,7 @@ def evaluate_command(argv: Sequence[str]) -> int:
         model,
         datamodule,
         names,
-        feature_network=args.feature_network,
+        feature_network=network,
         n_real=args.n_real,
         n_fake=args.n_fake,
         real_split=args.real_split,

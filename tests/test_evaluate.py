@@ -74,6 +74,9 @@ def test_evaluate_reports_bad_input(run: Path, capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit):
         main(["evaluate", "--ckpt", str(run / "nope.ckpt")])
     assert "no checkpoint" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--ckpt", str(run / "checkpoints/last.ckpt"), "--feature_network", "fashion_clasifier"])
+    assert "unknown feature network 'fashion_clasifier'" in capsys.readouterr().err
 
 
 def test_sample_truncation_interpolation_and_arithmetic(run: Path, tmp_path: Path) -> None:
