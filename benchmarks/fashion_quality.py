@@ -61,8 +61,8 @@ def score(generate: Any, root: str, seed: int) -> dict[str, Any]:
     from lightning_gans.metrics.evaluation import SampleQuality, dataset_images
 
     _, test_set = reference(root)
-    quality = SampleQuality(METRICS, "fashion_classifier", dataset_images(test_set, N_EVAL, seed))
-    return quality.evaluate(generate, N_EVAL, seed=seed)
+    quality = SampleQuality(METRICS, "fashion_classifier", dataset_images(test_set, N_EVAL, seed), seed=seed)
+    return quality.evaluate(generate, N_EVAL)
 
 
 def latent_batches(latent_dim: int, seed: int) -> Any:
@@ -154,6 +154,10 @@ def recipe_row(name: str, root: str, budget: float, seed: int) -> dict[str, Any]
                 root,
                 "--data.init_args.seed",
                 str(seed),
+                "--trainer.accelerator",
+                "cpu",  # the budget is CPU time: the recipe must not run on a GPU the plain loop does not use
+                "--trainer.devices",
+                "1",
                 "--trainer.logger",
                 "false",
                 "--trainer.callbacks",
@@ -186,7 +190,8 @@ def recipe_row(name: str, root: str, budget: float, seed: int) -> dict[str, Any]
     }
 
 
-def run_row(row: str, root: str, budget: float, seed: int) -> dict[str, Any]:
+def run_row(job: tuple[str, str, float, int]) -> dict[str, Any]:
+    row, root, budget, seed = job
     quiet()
     start = time.time()
     if row == "real_floor":
@@ -248,9 +253,10 @@ def main(
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     with mp.get_context("spawn").Pool(processes, maxtasksperchild=1) as pool:
-        for result in pool.starmap(run_row, jobs, chunksize=1):
+        for result in pool.imap_unordered(run_row, jobs):
             results.append(result)
-    path.write_text(json.dumps({"protocol": protocol, "results": results}, indent=2) + "\n")
+            results.sort(key=lambda r: (r["seed"], ROWS.index(r["row"])))
+            path.write_text(json.dumps({"protocol": protocol, "results": results}, indent=2) + "\n")  # so far
     print("\n" + table(results))
     fid = {r["row"]: r["metrics"]["fid"] for r in results if r["seed"] == 0}
     if "plain_dcgan" in fid and "dcgan" in fid:

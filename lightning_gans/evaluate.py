@@ -15,14 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 from lightning.pytorch import LightningDataModule
 
 from lightning_gans.checkpoints import load_variant
 from lightning_gans.core.module import GANModule
 from lightning_gans.images import save_picture
-from lightning_gans.metrics.evaluation import METRICS, Protocol, SampleQuality, dataset_images, parse_metric_names
+from lightning_gans.metrics.evaluation import METRICS, SampleQuality, dataset_images, minimum_images, parse_metric_names
 from lightning_gans.metrics.features import FeatureNetwork, FeatureNetworkUnavailable, build_feature_network
 from lightning_gans.metrics.memorisation import NearestNeighbourMemorisation
 from lightning_gans.registry import RegistryError
@@ -83,41 +82,44 @@ def evaluate_checkpoint(
 ) -> dict[str, Any]:
     """Score ``n_fake`` samples of ``model`` against ``n_real`` images of ``real_split``.
 
-    Returns ``{"protocol": ..., "results": ..., "seconds": ...}``. ``knn`` compares each sample's nearest
-    image of ``real_split`` with the nearest-``real_split``-image distances of the other split's images.
+    ``knn`` always searches the *whole* train split (a copy of any training image must be found) and holds
+    out the whole val split. Returns ``{"protocol": ..., "results": ..., "seconds": ...}``.
     """
     names = parse_metric_names(metrics)
     start = time.time()
     real = dataset_images(split_of(datamodule, real_split), n_real, seed)
-    holdout_split = "val" if real_split == "train" else "train"
-    holdout = dataset_images(split_of(datamodule, holdout_split), n_real, seed) if "knn" in names else None
-    quality = SampleQuality(names, feature_network, real, holdout, batch_size=batch_size, device=model.device)
+    memorisation = None
+    if "knn" in names:
+        memorisation = (
+            dataset_images(split_of(datamodule, "train"), None, seed),
+            dataset_images(split_of(datamodule, "val"), None, seed),
+        )
+    quality = SampleQuality(names, feature_network, real, memorisation, batch_size, seed, device=model.device)
     latents = truncated_latents(n_fake, model.latent_dim, truncation, truncation_mode, seed)  # type: ignore[arg-type]
-    position = 0
-
-    def generate(n: int) -> torch.Tensor:
-        nonlocal position
-        position += n
-        return model.generate(latents[position - n : position])
-
-    results = quality.evaluate(generate, n_fake, seed=seed, reset=False)
-    protocol = Protocol(
-        feature_network=quality.network.name,
-        real_split=f"{type(datamodule).__name__} {real_split} ({len(real)} images)",
-        n_real=len(real),
-        n_fake=n_fake,
-        seed=seed,
-        holdout_split=f"{holdout_split} ({len(holdout)} images)" if holdout is not None else None,
-        n_holdout=len(holdout) if holdout is not None else 0,
-        kid_subset_size=min(quality.kid_subset_size, len(real), n_fake) if "kid" in names else 0,
-    ).as_dict()
-    protocol["truncation"] = None if truncation is None else {"psi": truncation, "mode": truncation_mode}
+    chunks = iter(latents.split(batch_size))
+    results = quality.evaluate(lambda n: model.generate(next(chunks)), n_fake, reset=False)
+    described = f"{type(datamodule).__name__} {real_split} split ({len(real)} images)"
+    protocol = quality.protocol(described, n_fake).as_dict()
+    if truncation is not None:
+        protocol["truncation"] = {"psi": truncation, "mode": truncation_mode}
     if pairs_png is not None and "knn" in names:
-        memorisation = quality.metrics["knn"]
-        assert isinstance(memorisation, NearestNeighbourMemorisation)
-        save_picture(memorisation.closest_pairs_picture(16), pairs_png)
+        knn = quality.metrics["knn"]
+        assert isinstance(knn, NearestNeighbourMemorisation)
+        save_picture(knn.closest_pairs_picture(16), pairs_png)
         protocol["knn_pairs_png"] = str(pairs_png)
     return {"protocol": protocol, "results": results, "seconds": round(time.time() - start, 1)}
+
+
+def json_safe(value: Any) -> Any:
+    """Infinite and NaN floats as the strings "inf", "-inf", "nan": strict JSON has no such numbers (an
+    infinite support estimate means no collisions were seen)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def format_table(report: dict[str, Any]) -> str:
@@ -130,7 +132,7 @@ def format_table(report: dict[str, Any]) -> str:
         else:
             shown = str(value)
         lines.append(f"| {key} | {shown} |")
-    protocol = ", ".join(f"{k}={v}" for k, v in report["protocol"].items() if v not in (None, 0))
+    protocol = ", ".join(f"{k}={v}" for k, v in report["protocol"].items())
     return "\n".join(lines) + f"\n\nprotocol: {protocol}; {report['seconds']} s"
 
 
@@ -156,10 +158,11 @@ def evaluate_command(argv: Sequence[str]) -> int:
     parser.add_argument("--out", default="evaluation.json", help="JSON to write (default evaluation.json)")
     parser.add_argument("--pairs_png", default=None, help="closest (sample, training image) pairs (knn)")
     args = parser.parse_args(argv)
-    if args.n_fake < 2 or args.n_real < 2:
-        parser.error("--n_fake and --n_real must be at least 2")
     try:
         names = parse_metric_names(args.metrics)
+        fewest = minimum_images(names)
+        if min(args.n_fake, args.n_real) < fewest:
+            raise ValueError(f"--metrics {','.join(names)} need --n_fake and --n_real of at least {fewest}")
         network = build_feature_network(args.feature_network)
         model = load_variant(args.ckpt)
         config = Path(args.config) if args.config else run_config_of(Path(args.ckpt))
@@ -168,23 +171,26 @@ def evaluate_command(argv: Sequence[str]) -> int:
         parser.error(str(error))
     out = Path(args.out)
     pairs = Path(args.pairs_png) if args.pairs_png else out.with_name(out.stem + "_knn_pairs.png")
-    report = evaluate_checkpoint(
-        model,
-        datamodule,
-        names,
-        feature_network=network,
-        n_real=args.n_real,
-        n_fake=args.n_fake,
-        real_split=args.real_split,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        truncation=args.truncation,
-        truncation_mode=args.truncation_mode,
-        pairs_png=pairs,
-    )
+    try:
+        report = evaluate_checkpoint(
+            model,
+            datamodule,
+            names,
+            feature_network=network,
+            n_real=args.n_real,
+            n_fake=args.n_fake,
+            real_split=args.real_split,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            truncation=args.truncation,
+            truncation_mode=args.truncation_mode,
+            pairs_png=pairs,
+        )
+    except ValueError as error:  # e.g. images the feature network cannot take
+        parser.error(str(error))
     report["checkpoint"] = str(args.ckpt)
     print(format_table(report))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    out.write_text(json.dumps(json_safe(report), indent=2, allow_nan=False) + "\n")
     print(f"wrote {out}")
     return 0

@@ -50,11 +50,18 @@ def test_evaluate_prints_a_table_and_writes_json_with_the_protocol(
                  "--out", str(out)])  # fmt: skip
     printed = capsys.readouterr().out
     assert code == 0, printed
-    report = json.loads(out.read_text())
+    def not_strict_json(constant: str) -> None:
+        raise AssertionError(f"{constant} in the JSON: strict parsers reject it")
+
+    report = json.loads(out.read_text(), parse_constant=not_strict_json)
     protocol, results = report["protocol"], report["results"]
     assert protocol["feature_network"] == "fashion_classifier"
     assert protocol["n_real"] == 500 and protocol["n_fake"] == 500 and protocol["seed"] == 0
-    assert "train" in protocol["real_split"] and "val" in protocol["holdout_split"]
+    assert "train split (500 images)" in protocol["real_split"]
+    # knn searches the whole train split (9000 images of the shipped data) and holds out the whole val split
+    assert protocol["knn_train"] == "9000 training images" and protocol["knn_holdout"] == "1000 held-out images"
+    assert protocol["kid_subset_size"] == 500 and protocol["prdc_k"] == 5
+    assert protocol["birthday"]["sample_sizes"] == [25, 50, 100, 200, 400]
     for key in ("fid", "kid", "is", "precision", "recall", "density", "coverage", "classes_covered", "class_kl",
                 "knn_nn_ratio", "knn_memorised_fraction", "birthday_support_fake"):  # fmt: skip
         assert key in results and key in printed, key
@@ -74,6 +81,9 @@ def test_evaluate_reports_bad_input(run: Path, capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit):
         main(["evaluate", "--ckpt", str(run / "nope.ckpt")])
     assert "no checkpoint" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--ckpt", str(run / "checkpoints/last.ckpt"), "--metrics", "fid,birthday", "--n_fake", "100"])
+    assert "need --n_fake and --n_real of at least 400" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["evaluate", "--ckpt", str(run / "checkpoints/last.ckpt"), "--feature_network", "fashion_clasifier"])
     assert "unknown feature network 'fashion_clasifier'" in capsys.readouterr().err

@@ -14,7 +14,12 @@ from torch import Tensor, nn
 from lightning_gans import registry
 from lightning_gans.data.idx import embedded_fashion_mnist, to_model_range
 from lightning_gans.metrics.classes import ClassCoverage
-from lightning_gans.metrics.evaluation import SampleQuality, dataset_images, parse_metric_names
+from lightning_gans.metrics.evaluation import (
+    SampleQuality,
+    concatenate_list_states,
+    dataset_images,
+    parse_metric_names,
+)
 from lightning_gans.metrics.features import (
     FashionClassifier,
     FeatureNetwork,
@@ -144,8 +149,8 @@ def test_inception_without_torch_fidelity_names_the_extra(monkeypatch: pytest.Mo
 
 
 # -- metrics against the formulas ------------------------------------------------------------------------
-def quality(metrics: str, real: Tensor, holdout: Tensor | None = None) -> SampleQuality:
-    return SampleQuality(metrics, Projection(), real, holdout, batch_size=64, kid_subset_size=10_000)
+def quality(metrics: str, real: Tensor) -> SampleQuality:
+    return SampleQuality(metrics, Projection(), real, batch_size=64, kid_subset_size=10_000)
 
 
 def from_tensor(x: Tensor) -> object:
@@ -168,7 +173,7 @@ def test_fid_kid_is_match_independent_formulas() -> None:
     assert results["kid"] == pytest.approx(kid_reference(a, b), rel=1e-3)
     with torch.no_grad():
         logits = Projection().logits(fake).double().numpy()
-    one_split = SampleQuality("is", Projection(), real)
+    one_split = SampleQuality("is", Projection(), real)  # torchmetrics' default 10 splits, then one
     metric = one_split.metrics["is"]
     metric.splits = 1  # type: ignore[assignment]
     assert one_split.evaluate(from_tensor(fake), len(fake))["is"] == pytest.approx(is_reference(logits), rel=1e-3)  # type: ignore[arg-type]
@@ -242,13 +247,49 @@ def test_metric_names_are_checked() -> None:
     assert parse_metric_names("fid, kid,fid") == ["fid", "kid"]
     with pytest.raises(ValueError, match="choose from fid, kid, is, prdc, classes, knn, birthday"):
         parse_metric_names("fid,fjd")
-    with pytest.raises(ValueError, match="holdout"):
+    with pytest.raises(ValueError, match="training and held-out"):
         quality("knn", images(10))
 
 
-def test_dataset_images_is_a_seeded_choice_and_shards_partition_it() -> None:
+def test_dataset_images_is_a_seeded_choice_and_shards_are_contiguous_blocks_of_it() -> None:
     dataset = torch.utils.data.TensorDataset(torch.arange(50.0).view(50, 1, 1, 1), torch.zeros(50))
     chosen = dataset_images(dataset, 20, seed=1)
     assert torch.equal(chosen, dataset_images(dataset, 20, seed=1)) and len(chosen.unique()) == 20
     shards = [dataset_images(dataset, 20, seed=1, shard=(r, 3)) for r in range(3)]
-    assert sorted(torch.cat(shards).flatten().tolist()) == sorted(chosen.flatten().tolist())
+    assert [len(s) for s in shards] == [6, 7, 7]
+    assert torch.equal(torch.cat(shards), chosen)  # gathered in rank order: the single-process order
+
+
+def test_a_metric_value_does_not_depend_on_which_metrics_ran_before_it() -> None:
+    real, fake = images(300), images(300, shift=0.2, seed=7)
+    alone = quality("is", real).evaluate(from_tensor(fake), 300)  # type: ignore[arg-type]
+    after_kid = quality("kid,is", real).evaluate(from_tensor(fake), 300)  # type: ignore[arg-type]
+    assert alone["is"] == after_kid["is"] and alone["is_std"] == after_kid["is_std"]
+
+
+def test_list_states_are_concatenated_before_compute() -> None:
+    """torchmetrics gathers a list state without a reduction one element at a time under DDP: processes
+    holding different numbers of batches would deadlock, so each state becomes one tensor first."""
+    suite = quality("kid,is", images(130))  # 3 batches of 64, 64, 2
+    kid = suite.metrics["kid"]
+    assert len(kid.real_features) == 3  # type: ignore[arg-type]
+    concatenate_list_states(kid)
+    assert len(kid.real_features) == 1 and len(kid.real_features[0]) == 130  # type: ignore[arg-type]
+
+
+def test_inception_gives_batched_pool_features_and_logits(monkeypatch: pytest.MonkeyPatch) -> None:
+    fidelity = pytest.importorskip("torch_fidelity.feature_extractor_inceptionv3")
+    # random weights instead of the download: this checks shapes and plumbing, not the published network
+    monkeypatch.setattr(fidelity, "load_state_dict_from_url", lambda *args, **kwargs: None)
+    monkeypatch.setattr(fidelity.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
+    torch.manual_seed(0)
+    net = InceptionV3()
+    net.train()
+    assert not any(m.training for m in net.modules())
+    grey = torch.rand(3, 1, 28, 28) * 2 - 1
+    features, logits = net(grey), net.logits(grey)
+    assert features.shape == (3, 2048) and logits.shape == (3, 1008)
+    scale = features.abs().max()
+    assert (features[0] - features[1]).abs().max() > 1e-3 * scale  # a row per image, not an image per batch
+    swapped = net(torch.cat([grey[1:2], grey[0:1]]))
+    assert torch.allclose(swapped[0], features[1], rtol=1e-3, atol=1e-3 * scale)

@@ -6,10 +6,9 @@ from collections.abc import Sequence
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
-from torch import Tensor
 
 from lightning_gans.core.module import GANModule
-from lightning_gans.metrics.evaluation import SampleQuality, dataset_images, parse_metric_names, scalars
+from lightning_gans.metrics.evaluation import SampleQuality, dataset_images, parse_metric_names, scalars, shard_range
 
 
 class SampleQualityCallback(Callback):
@@ -54,38 +53,41 @@ class SampleQualityCallback(Callback):
         self.quality: SampleQuality | None = None
         self.last: dict[str, float] = {}
 
-    def _reference(self, trainer: Trainer, module: GANModule) -> SampleQuality:
-        datamodule = getattr(trainer, "datamodule", None)
-        train_set = getattr(datamodule, "train_set", None)
-        if train_set is None:
-            raise RuntimeError("SampleQualityCallback needs a data module with a train_set (a GANDataModule)")
-        shard = (trainer.global_rank, trainer.world_size)  # each process embeds its share; metrics gather
-        real = dataset_images(train_set, self.n_real, self.seed, shard)
-        return SampleQuality(self.metrics, self.feature_network, real, batch_size=self.batch_size, device=module.device)
+    def sizes(self, trainer: Trainer) -> tuple[int, int]:
+        """(n_real, n_fake); a ``fast_dev_run`` smoke-tests the metrics on 500 images to stay fast."""
+        if getattr(trainer, "fast_dev_run", False):  # set by Trainer(fast_dev_run=...), not in its type
+            return min(self.n_real, 500), min(self.n_fake, 500)
+        return self.n_real, self.n_fake
 
-    def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Embed the real reference set now, so a data set the feature network cannot take (say 64x64 images
+        for the 28x28 classifier) fails at once rather than at the first validation."""
         if not isinstance(pl_module, GANModule):
             raise TypeError(f"SampleQualityCallback needs a GANModule, got {type(pl_module).__name__}")
-        if trainer.sanity_checking:
+        if self.quality is not None:
             return
-        if self.quality is None:
-            self.quality = self._reference(trainer, pl_module)
+        train_set = getattr(getattr(trainer, "datamodule", None), "train_set", None)
+        if train_set is None:
+            raise RuntimeError("SampleQualityCallback needs a data module with a train_set (a GANDataModule)")
+        shard = (trainer.global_rank, trainer.world_size)  # each process embeds its block; metrics gather
+        real = dataset_images(train_set, self.sizes(trainer)[0], self.seed, shard)
+        self.quality = SampleQuality(
+            self.metrics, self.feature_network, real, None, self.batch_size, self.seed, device=pl_module.device
+        )
+
+    def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.sanity_checking or self.quality is None or not isinstance(pl_module, GANModule):
+            return  # (validate/test runs: fit builds the reference set)
         if trainer.world_size > 1 and torch.distributed.is_initialized():
             # Batch-norm statistics drift apart between processes (DDP broadcasts buffers only at the start
             # of each training forward), so every process samples with rank 0's, which the checkpoint keeps.
             for buffer in pl_module.sampling_generator.buffers():
                 torch.distributed.broadcast(buffer, src=0)
-        latents = torch.randn(self.n_fake, pl_module.latent_dim, generator=torch.Generator().manual_seed(self.seed))
-        mine = latents[trainer.global_rank :: trainer.world_size]
-        position = 0
-
-        def generate(n: int) -> Tensor:
-            nonlocal position
-            batch = mine[position : position + n]
-            position += n
-            return pl_module.generate(batch)
-
-        results = self.quality.evaluate(generate, len(mine), seed=self.seed)
+        n_fake = self.sizes(trainer)[1]
+        latents = torch.randn(n_fake, pl_module.latent_dim, generator=torch.Generator().manual_seed(self.seed))
+        block = shard_range(n_fake, (trainer.global_rank, trainer.world_size))
+        chunks = iter(latents[block.start : block.stop].split(self.batch_size))
+        results = self.quality.evaluate(lambda n: pl_module.generate(next(chunks)), len(block))
         self.last = scalars(results)
         # every process computed the gathered (identical) value, so no further reduction is needed
         pl_module.log_dict({f"val/{k}": v for k, v in self.last.items()}, prog_bar=False, sync_dist=False)

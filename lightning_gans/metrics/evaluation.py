@@ -20,6 +20,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchmetrics import Metric
 from torchmetrics.image import FrechetInceptionDistance, InceptionScore, KernelInceptionDistance
+from torchmetrics.utilities import dim_zero_cat
 
 from lightning_gans.metrics.birthday import BirthdayParadox
 from lightning_gans.metrics.classes import ClassCoverage
@@ -48,12 +49,16 @@ class Protocol:
     n_real: int
     n_fake: int
     seed: int
-    holdout_split: str | None = None
-    n_holdout: int = 0
-    kid_subset_size: int = 0
+    kid_subset_size: int | None = None
+    is_splits: int | None = None
+    prdc_k: int | None = None
+    knn_train: str | None = None
+    knn_holdout: str | None = None
+    knn_quantile: float | None = None
+    birthday: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 def parse_metric_names(names: str | Sequence[str]) -> list[str]:
@@ -65,17 +70,34 @@ def parse_metric_names(names: str | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+def shard_range(n: int, shard: tuple[int, int]) -> range:
+    """Process ``rank``'s contiguous block of ``range(n)``. Contiguous, so that gathering the blocks in rank
+    order (what torchmetrics does) restores the single-process order exactly."""
+    rank, world = shard
+    return range(rank * n // world, (rank + 1) * n // world)
+
+
 def dataset_images(dataset: Dataset, n: int | None, seed: int, shard: tuple[int, int] = (0, 1)) -> Tensor:
     """``n`` images (all when ``None`` or more than there are) of a dataset of ``(image, label)`` items, a
-    seeded random choice; with ``shard=(rank, world)`` this process's share of them."""
+    seeded random choice; with ``shard=(rank, world)`` this process's contiguous block of them."""
     size = len(dataset)  # type: ignore[arg-type]
     order = torch.randperm(size, generator=torch.Generator().manual_seed(seed))[: min(n or size, size)]
-    rank, world = shard
+    block = shard_range(len(order), shard)
+    mine = order[block.start : block.stop]
     tensors = getattr(dataset, "tensors", None)
     if tensors is not None:  # TensorDataset: index all at once
-        return tensors[0][order[rank::world]]
-    items = [dataset[int(i)] for i in order[rank::world]]
+        return tensors[0][mine]
+    items = [dataset[int(i)] for i in mine]
     return torch.stack([item[0] if isinstance(item, (tuple, list)) else item for item in items])
+
+
+def global_count(n: int, device: torch.device) -> int:
+    """``n`` summed over DDP processes (``n`` itself in a single process)."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return n
+    total = torch.tensor(n, device=device)
+    torch.distributed.all_reduce(total)
+    return int(total)
 
 
 class SampleQuality:
@@ -85,10 +107,11 @@ class SampleQuality:
         metrics: names from ``METRICS``.
         feature_network: a ``FeatureNetwork`` or its registry name / import path.
         real: the real reference images in [-1, 1] (this process's shard under DDP).
-        holdout: held-out real images, needed by ``knn`` (nearest training images are judged against
-            the nearest-training-image distances of real images the model never saw).
+        memorisation: for ``knn``: (the training images, held-out real images). Each generated image's
+            nearest training image is judged against the held-out images' nearest training images.
         batch_size: images per feature-network call.
-        kid_subset_size: KID subset size (capped by the number of images).
+        seed: seeds KID's and IS's random subsets and the birthday test's.
+        kid_subset_size: KID subset size (capped by the numbers of images).
         prdc_k: the k of the k-NN balls of precision/recall/density/coverage.
         device: where the feature network runs.
     """
@@ -98,8 +121,9 @@ class SampleQuality:
         metrics: str | Sequence[str],
         feature_network: FeatureNetwork | str,
         real: Tensor,
-        holdout: Tensor | None = None,
+        memorisation: tuple[Tensor, Tensor] | None = None,
         batch_size: int = 500,
+        seed: int = 0,
         kid_subset_size: int = 1000,
         prdc_k: int = 5,
         device: torch.device | str = "cpu",
@@ -108,25 +132,32 @@ class SampleQuality:
         net = build_feature_network(feature_network) if isinstance(feature_network, str) else feature_network
         self.network = net.to(device).eval()
         self.batch_size = batch_size
+        self.seed = seed
         self.device = torch.device(device)
         self.kid_subset_size = kid_subset_size
-        if "knn" in self.names and holdout is None:
-            raise ValueError("metric 'knn' needs held-out real images (holdout=...)")
+        self.prdc_k = prdc_k
+        if "knn" in self.names and memorisation is None:
+            raise ValueError("metric 'knn' needs the training and held-out real images (memorisation=...)")
+        if {"is", "classes"} & set(self.names) and net.num_classes is None:
+            raise ValueError(f"metrics 'is' and 'classes' need a classifier; {net.name} gives features only")
         self.metrics: dict[str, Metric] = {}
         with warnings.catch_warnings():  # torchmetrics warns that KID/IS keep every feature: we know
             warnings.filterwarnings("ignore", message=".*will save all extracted features")
             for name in self.names:
-                self.metrics[name] = self._build(name, prdc_k).to(self.device)
-        self.n_real = self._feed(real, real=True)
-        self.n_holdout = 0
-        if holdout is not None and "knn" in self.metrics:
-            memorisation = self.metrics["knn"]
-            assert isinstance(memorisation, NearestNeighbourMemorisation)
+                self.metrics[name] = self._build(name).to(self.device)
+        self.n_real = global_count(self._feed(real, real=True), self.device)
+        self.n_knn_train = self.n_knn_holdout = 0
+        if memorisation is not None and "knn" in self.metrics:
+            knn = self.metrics["knn"]
+            assert isinstance(knn, NearestNeighbourMemorisation)
+            train, holdout = memorisation
+            for chunk in train.split(batch_size):
+                knn.update(chunk.to(self.device), real=True)
             for chunk in holdout.split(batch_size):
-                memorisation.update_holdout(chunk.to(self.device))
-            self.n_holdout = len(holdout)
+                knn.update_holdout(chunk.to(self.device))
+            self.n_knn_train, self.n_knn_holdout = len(train), len(holdout)
 
-    def _build(self, name: str, prdc_k: int) -> Metric:
+    def _build(self, name: str) -> Metric:
         net = self.network
         if name == "fid":
             return FrechetInceptionDistance(feature=net, reset_real_features=False)
@@ -136,12 +167,12 @@ class SampleQuality:
         if name == "is":
             return InceptionScore(feature=LogitsOf(net), normalize=False)  # normalize=True would cast to uint8
         if name == "prdc":
-            return PrecisionRecallDensityCoverage(net, k=prdc_k, reset_real_features=False)
+            return PrecisionRecallDensityCoverage(net, k=self.prdc_k, reset_real_features=False)
         if name == "classes":
             return ClassCoverage(net, reset_real_features=False)
         if name == "knn":
             return NearestNeighbourMemorisation(net, reset_real_features=False)
-        return BirthdayParadox(net, reset_real_features=False)
+        return BirthdayParadox(net, seed=self.seed, reset_real_features=False)
 
     def _feed(self, images: Tensor, real: bool) -> int:
         for chunk in images.split(self.batch_size):
@@ -150,36 +181,71 @@ class SampleQuality:
                 if name == "is":
                     if not real:
                         metric.update(chunk)
+                elif name == "knn":
+                    if not real:  # its real side is the training set given as `memorisation`
+                        metric.update(chunk, real=False)
                 else:
                     metric.update(chunk, real=real)
         return len(images)
 
+    def protocol(self, real_split: str, n_fake: int) -> Protocol:
+        """The protocol of ``evaluate(..., n_fake)`` against ``real_split`` (a description of the real set)."""
+        birthday = self.metrics.get("birthday")
+        return Protocol(
+            feature_network=self.network.name,
+            real_split=real_split,
+            n_real=self.n_real,
+            n_fake=n_fake,
+            seed=self.seed,
+            kid_subset_size=min(self.kid_subset_size, self.n_real, n_fake) if "kid" in self.names else None,
+            is_splits=10 if "is" in self.names else None,
+            prdc_k=self.prdc_k if "prdc" in self.names else None,
+            knn_train=f"{self.n_knn_train} training images" if "knn" in self.names else None,
+            knn_holdout=f"{self.n_knn_holdout} held-out images" if "knn" in self.names else None,
+            knn_quantile=0.01 if "knn" in self.names else None,
+            birthday=(
+                {"sample_sizes": birthday.sample_sizes, "trials": birthday.trials, "quantile": birthday.quantile}
+                if isinstance(birthday, BirthdayParadox)
+                else None
+            ),
+        )
+
     @torch.no_grad()
-    def evaluate(
-        self, generate: Callable[[int], Tensor], n_fake: int, seed: int = 0, reset: bool = True
-    ) -> dict[str, Any]:
+    def evaluate(self, generate: Callable[[int], Tensor], n_fake: int, reset: bool = True) -> dict[str, Any]:
         """Score ``n_fake`` images from ``generate(batch_size)`` (called repeatedly), then forget them
         unless ``reset=False`` (e.g. to draw the memorisation pairs afterwards). Returns flat results:
         ``fid``, ``kid``/``kid_std``, ``is``/``is_std``, ``precision``, ...
 
-        KID and IS draw random subsets from torch's global RNG; ``seed`` fixes them without disturbing
-        anything else.
+        Under DDP, ``n_fake`` is this process's share; every process must call this.
         """
         made = 0
         while made < n_fake:
             batch = generate(min(self.batch_size, n_fake - made))
             made += self._feed(batch, real=False)
+        total_fake = global_count(n_fake, self.device)
         results: dict[str, Any] = {}
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            torch.manual_seed(seed)
-            for name, metric in self.metrics.items():
-                if isinstance(metric, KernelInceptionDistance):
-                    metric.subset_size = min(self.kid_subset_size, self.n_real, n_fake)
+        for name, metric in self.metrics.items():
+            if isinstance(metric, KernelInceptionDistance):
+                metric.subset_size = min(self.kid_subset_size, self.n_real, total_fake)
+            concatenate_list_states(metric)
+            # KID and IS draw random subsets from torch's global CPU generator: seed it for each metric,
+            # so a metric's value does not depend on which others ran before it, and restore it after.
+            with torch.random.fork_rng(devices=[]):
+                torch.random.manual_seed(self.seed)
                 value = metric.compute()
-                results.update(flatten(name, value))
-                if reset:
-                    metric.reset()
+            results.update(flatten(name, value))
+            if reset:
+                metric.reset()
         return results
+
+
+def concatenate_list_states(metric: Metric) -> None:
+    """One tensor per list state before ``compute``: torchmetrics gathers a list state with no reduction
+    (KID's, IS's) one element at a time, which interleaves the processes' batches (changing KID and IS) and
+    deadlocks when processes hold different numbers of batches."""
+    for name, value in metric.metric_state.items():
+        if isinstance(value, list) and len(value) > 1:
+            setattr(metric, name, [dim_zero_cat(value)])
 
 
 def flatten(name: str, value: Tensor | tuple[Tensor, ...] | dict[str, Tensor]) -> dict[str, Any]:
@@ -194,5 +260,11 @@ def flatten(name: str, value: Tensor | tuple[Tensor, ...] | dict[str, Tensor]) -
 
 
 def scalars(results: dict[str, Any]) -> dict[str, float]:
-    """The finite-or-infinite scalar entries (what gets logged)."""
+    """The scalar entries, finite or infinite (what gets logged)."""
     return {k: float(v) for k, v in results.items() if isinstance(v, (int, float)) and not math.isnan(v)}
+
+
+def minimum_images(metrics: Sequence[str]) -> int:
+    """The fewest real and generated images the chosen metrics can work with."""
+    needs = {"fid": 2, "kid": 2, "is": 2, "prdc": 6, "classes": 1, "knn": 1, "birthday": 400}
+    return max(needs[m] for m in metrics)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import importlib
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -181,7 +180,8 @@ class InceptionV3(FeatureNetwork):
             raise FeatureNetworkUnavailable(
                 "could not fetch the FID Inception-v3 weights (pt_inception-2015-12-05-6726825d.pth) from "
                 f"GitHub: {error}. This machine seems offline: copy the file to $TORCH_HOME/hub/checkpoints/ "
-                "or pass weights_path, or use feature_network: fashion_classifier for 28x28 grey images."
+                "(default ~/.cache/torch/hub/checkpoints/; from Python InceptionV3(weights_path=...) also works), "
+                "or use feature_network: fashion_classifier for 28x28 grey images."
             ) from error
         self.eval()
 
@@ -189,9 +189,11 @@ class InceptionV3(FeatureNetwork):
         if images.dim() != 4 or images.shape[1] not in (1, 3) or not images.is_floating_point():
             raise ValueError(f"inception takes float images (N, 1 or 3, H, W) in [-1, 1], got {tuple(images.shape)}")
 
-    def _outputs(self, images: Tensor) -> Any:
+    def _outputs(self, images: Tensor) -> tuple[Tensor, Tensor]:
         uint8 = images.float().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8)
-        return self.net(uint8.expand(-1, 3, -1, -1))  # torch-fidelity's network takes uint8 RGB
+        # the tuple of every requested output; the module's forward() keeps only the first
+        pool, logits = self.net._torch_fidelity_forward(uint8.expand(-1, 3, -1, -1))  # uint8 RGB in
+        return pool.reshape(len(images), -1), logits.reshape(len(images), -1)
 
     def features(self, images: Tensor) -> Tensor:
         return self._outputs(images)[0]
