@@ -62,6 +62,9 @@ class SampleQualityCallback(Callback):
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Embed the real reference set now, so a data set the feature network cannot take (say 64x64 images
         for the 28x28 classifier) fails at once rather than at the first validation."""
+        self.embed_reference(trainer, pl_module)
+
+    def embed_reference(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not isinstance(pl_module, GANModule):
             raise TypeError(f"SampleQualityCallback needs a GANModule, got {type(pl_module).__name__}")
         if self.quality is not None:
@@ -76,8 +79,10 @@ class SampleQualityCallback(Callback):
         )
 
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if trainer.sanity_checking or self.quality is None or not isinstance(pl_module, GANModule):
-            return  # (validate/test runs: fit builds the reference set)
+        if trainer.sanity_checking:
+            return
+        self.embed_reference(trainer, pl_module)  # already done in fit; `lightning-gans validate` does it here
+        assert self.quality is not None and isinstance(pl_module, GANModule)
         if trainer.world_size > 1 and torch.distributed.is_initialized():
             # Batch-norm statistics drift apart between processes (DDP broadcasts buffers only at the start
             # of each training forward), so every process samples with rank 0's, which the checkpoint keeps.

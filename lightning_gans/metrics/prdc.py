@@ -101,8 +101,8 @@ class PrecisionRecallDensityCoverage(FeatureSetMetric):
     Args:
         feature: maps images to (N, d) features, e.g. a ``FeatureNetwork``; ``nn.Identity()`` when the
             inputs already are features.
-        k: the neighbour whose distance is a ball's radius (Naeem et al. use 5, Kynkäänniemi et al. 3). Each set needs more than
-            ``k`` samples.
+        k: the neighbour whose distance is a ball's radius (Naeem et al. use 5, Kynkäänniemi et al. 3). Each
+            set needs more than ``k`` samples.
         reset_real_features: ``False`` keeps the real features across ``reset()``, as in torchmetrics' FID.
     """
 
