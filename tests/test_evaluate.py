@@ -50,6 +50,7 @@ def test_evaluate_prints_a_table_and_writes_json_with_the_protocol(
                  "--out", str(out)])  # fmt: skip
     printed = capsys.readouterr().out
     assert code == 0, printed
+
     def not_strict_json(constant: str) -> None:
         raise AssertionError(f"{constant} in the JSON: strict parsers reject it")
 

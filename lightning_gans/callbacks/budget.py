@@ -19,11 +19,9 @@ class CPUBudget(Callback):
         if seconds <= 0:
             raise ValueError(f"seconds must be > 0, got {seconds}")
         self.seconds = seconds
-        self.stopped_at: float | None = None
 
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         if time.process_time() >= self.seconds:
-            self.stopped_at = time.process_time()
             trainer.should_stop = True
