@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import torch
 
 from lightning_gans.core.module import GANModule
+from lightning_gans.registry import import_class
 
 
 def load_variant(path: str | Path, map_location: str = "cpu") -> GANModule:
@@ -26,9 +26,7 @@ def load_variant(path: str | Path, map_location: str = "cpu") -> GANModule:
             f"{path} has no model class_path in its hyper-parameters: it was not written by `lightning-gans "
             "fit`. Load it in Python with YourVariant.load_from_checkpoint(path, generator=..., discriminator=...)."
         )
-    module_name, _, class_name = class_path.rpartition(".")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    model = cls.load_from_checkpoint(path, map_location=map_location)
+    model = import_class(class_path).load_from_checkpoint(path, map_location=map_location)
     if not isinstance(model, GANModule):
         raise TypeError(f"{class_path} is not a GANModule; `sample` needs a generator with a latent space")
     return model.eval()

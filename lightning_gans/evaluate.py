@@ -7,7 +7,6 @@ saved beside the ``checkpoints/`` folder, or ``--data NAME`` (with ``--data_root
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import time
@@ -24,7 +23,7 @@ from lightning_gans.images import save_picture
 from lightning_gans.metrics.evaluation import METRICS, SampleQuality, dataset_images, minimum_images, parse_metric_names
 from lightning_gans.metrics.features import FeatureNetwork, FeatureNetworkUnavailable, build_feature_network
 from lightning_gans.metrics.memorisation import NearestNeighbourMemorisation
-from lightning_gans.registry import RegistryError
+from lightning_gans.registry import RegistryError, import_class
 from lightning_gans.sampling import truncated_latents
 
 
@@ -53,9 +52,7 @@ def datamodule_from(config: Path | None, data: str | None, data_root: str | None
         )
     if data_root is not None:
         init_args["root"] = data_root
-    module_name, _, class_name = class_path.rpartition(".")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(**init_args)  # type: ignore[no-any-return]
+    return import_class(class_path)(**init_args)  # type: ignore[no-any-return]
 
 
 def split_of(datamodule: LightningDataModule, split: str) -> Any:

@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar, cast
 
 __all__ = [
     "DISABLE_PLUGINS_ENV",
+    "import_class",
     "DuplicateNameError",
     "Entry",
     "PluginLoadError",
@@ -55,6 +56,18 @@ class PluginLoadError(RegistryError):
 
 class WrongBaseClassError(RegistryError, TypeError):
     """A registered entry point resolves to something that is not a subclass of the kind's base class."""
+
+
+def import_class(path: str) -> Any:
+    """The object at a dotted import path (``package.module.Class``): what a ``class_path`` names.
+
+    Raises ``ValueError`` naming the path when it cannot be imported.
+    """
+    module_name, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ValueError(f"cannot import {path!r}: {error}") from error
 
 
 @dataclass(frozen=True)

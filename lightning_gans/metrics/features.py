@@ -17,7 +17,6 @@ Feature networks stay in eval mode whatever ``train()`` is called with: a metric
 
 from __future__ import annotations
 
-import importlib
 from importlib import resources
 from pathlib import Path
 
@@ -207,14 +206,7 @@ def build_feature_network(spec: str) -> FeatureNetwork:
     path (``my_package.nets.MyFeatures``), built with its default arguments, in eval mode."""
     from lightning_gans import registry
 
-    if "." in spec:
-        module_name, _, class_name = spec.rpartition(".")
-        try:
-            cls = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError) as error:
-            raise ValueError(f"cannot import feature network {spec!r}: {error}") from error
-    else:
-        cls = registry.feature_networks.load(spec)
+    cls = registry.import_class(spec) if "." in spec else registry.feature_networks.load(spec)
     if not (isinstance(cls, type) and issubclass(cls, FeatureNetwork)):
         raise TypeError(f"{spec} is not a lightning_gans.metrics.features.FeatureNetwork subclass")
     return cls().eval()
