@@ -47,14 +47,20 @@ class FeatureSetMetric(Metric):
     def update(self, imgs: Tensor, real: bool) -> None:
         (self.real_features if real else self.fake_features).append(self.embed(imgs))
 
-    def features(self, real: bool) -> Tensor:
-        """All features seen so far of the real (or generated) set, as one (N, d) tensor."""
-        states = self.real_features if real else self.fake_features
+    def concatenated(self, state: str, what: str) -> Tensor:
+        """The list state ``state`` as one tensor; ``what`` names its contents in the error when empty."""
+        states = getattr(self, state)
         if isinstance(states, Tensor):  # after a DDP sync torchmetrics leaves one concatenated tensor
             return states
         if not states:
-            raise RuntimeError(f"{type(self).__name__}: no {'real' if real else 'generated'} images were given")
+            raise RuntimeError(f"{type(self).__name__}: no {what} were given")
         return dim_zero_cat(states)
+
+    def features(self, real: bool) -> Tensor:
+        """All features seen so far of the real (or generated) set, as one (N, d) tensor."""
+        if real:
+            return self.concatenated("real_features", "real images")
+        return self.concatenated("fake_features", "generated images")
 
     def reset(self) -> None:
         kept = {}

@@ -29,7 +29,6 @@ import math
 
 import torch
 from torch import Tensor, nn
-from torchmetrics.utilities import dim_zero_cat
 from torchvision.utils import make_grid
 
 from lightning_gans.images import to_uint8
@@ -67,14 +66,6 @@ def nearest_neighbours(
     if not distances:
         return queries.new_zeros(0, dtype=torch.float64), queries.new_zeros(0, dtype=torch.long)
     return torch.cat(distances), torch.cat(indices)
-
-
-def _cat(states: list[Tensor] | Tensor, what: str) -> Tensor:
-    if isinstance(states, Tensor):  # after a DDP sync torchmetrics leaves one concatenated tensor
-        return states
-    if not states:
-        raise RuntimeError(f"NearestNeighbourMemorisation: no {what} were given")
-    return dim_zero_cat(states)
 
 
 class NearestNeighbourMemorisation(FeatureSetMetric):
@@ -123,11 +114,13 @@ class NearestNeighbourMemorisation(FeatureSetMetric):
 
     def holdout(self) -> Tensor:
         """All held-out features seen so far, as one (N, d) tensor."""
-        return _cat(self.holdout_features, "held-out images")
+        return self.concatenated("holdout_features", "held-out images")
 
     def images(self, real: bool) -> Tensor:
         """All training (or generated) images seen so far, as uint8."""
-        return _cat(self.real_images if real else self.fake_images, "training images" if real else "generated images")
+        if real:
+            return self.concatenated("real_images", "training images")
+        return self.concatenated("fake_images", "generated images")
 
     def nearest_distances(self, real_holdout: bool) -> Tensor:
         """float64 distance from each held-out (``True``) or generated (``False``) sample to its nearest
