@@ -293,3 +293,12 @@ def test_inception_gives_batched_pool_features_and_logits(monkeypatch: pytest.Mo
     assert (features[0] - features[1]).abs().max() > 1e-3 * scale  # a row per image, not an image per batch
     swapped = net(torch.cat([grey[1:2], grey[0:1]]))
     assert torch.allclose(swapped[0], features[1], rtol=1e-3, atol=1e-3 * scale)
+
+
+def test_metrics_fed_one_batch_share_one_pass_of_the_feature_network() -> None:
+    suite = quality("fid,kid,is,prdc,classes,birthday", images(400))
+    calls = []
+    original = suite.network.features_and_logits
+    suite.network.features_and_logits = lambda x: calls.append(len(x)) or original(x)  # type: ignore[method-assign]
+    suite.evaluate(from_tensor(images(400, seed=8)), 400)  # type: ignore[arg-type]
+    assert calls == [64] * 6 + [16]  # batches of 64: one pass each, whatever the number of metrics

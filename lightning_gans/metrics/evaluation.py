@@ -100,6 +100,42 @@ def global_count(n: int, device: torch.device) -> int:
     return int(total)
 
 
+class OncePerBatch(FeatureNetwork):
+    """Shares one pass of a feature network among the metrics fed the same batch.
+
+    Each torchmetrics metric runs its ``feature`` module on the images it is given; fed the same batch,
+    seven metrics would run the network seven times. This runs ``features_and_logits`` once per batch
+    object and serves both outputs until ``forget()``, which ``SampleQuality`` calls after every batch.
+    """
+
+    def __init__(self, network: FeatureNetwork) -> None:
+        super().__init__()
+        self.network = network
+        self.name, self.num_features, self.num_classes = network.name, network.num_features, network.num_classes
+        self._batch: Tensor | None = None
+        self._outputs: tuple[Tensor, Tensor | None] | None = None
+
+    def forget(self) -> None:
+        self._batch = self._outputs = None
+
+    def check_input(self, images: Tensor) -> None:
+        self.network.check_input(images)
+
+    def _both(self, images: Tensor) -> tuple[Tensor, Tensor | None]:
+        if images is not self._batch or self._outputs is None:
+            self._batch, self._outputs = images, self.network.features_and_logits(images)
+        return self._outputs
+
+    def features(self, images: Tensor) -> Tensor:
+        return self._both(images)[0]
+
+    def logits(self, images: Tensor) -> Tensor:
+        logits = self._both(images)[1]
+        if logits is None:
+            raise NotImplementedError(f"{self.name} has no classifier head: it gives features only")
+        return logits
+
+
 class SampleQuality:
     """The chosen metrics on one feature network against a real reference set embedded once.
 
@@ -131,6 +167,7 @@ class SampleQuality:
         self.names = parse_metric_names(metrics)
         net = build_feature_network(feature_network) if isinstance(feature_network, str) else feature_network
         self.network = net.to(device).eval()
+        self.shared = OncePerBatch(self.network)  # what the metrics run: one network pass per batch
         self.batch_size = batch_size
         self.seed = seed
         self.device = torch.device(device)
@@ -153,12 +190,14 @@ class SampleQuality:
             train, holdout = memorisation
             for chunk in train.split(batch_size):
                 knn.update(chunk.to(self.device), real=True)
+                self.shared.forget()
             for chunk in holdout.split(batch_size):
                 knn.update_holdout(chunk.to(self.device))
+                self.shared.forget()
             self.n_knn_train, self.n_knn_holdout = len(train), len(holdout)
 
     def _build(self, name: str) -> Metric:
-        net = self.network
+        net = self.shared
         if name == "fid":
             return FrechetInceptionDistance(feature=net, reset_real_features=False)
         if name == "kid":
@@ -186,6 +225,7 @@ class SampleQuality:
                         metric.update(chunk, real=False)
                 else:
                     metric.update(chunk, real=real)
+            self.shared.forget()
         return len(images)
 
     def protocol(self, real_split: str, n_fake: int) -> Protocol:

@@ -59,6 +59,10 @@ class FeatureNetwork(nn.Module):
     def logits(self, images: Tensor) -> Tensor:
         raise NotImplementedError(f"{self.name} has no classifier head: it gives features only")
 
+    def features_and_logits(self, images: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Both outputs; networks that share the work between them override this to run once."""
+        return self.features(images), (self.logits(images) if self.num_classes is not None else None)
+
     def classify(self, images: Tensor) -> Tensor:
         """Predicted class indices."""
         self.check_input(images)
@@ -130,6 +134,10 @@ class FashionClassifier(FeatureNetwork):
     def logits(self, images: Tensor) -> Tensor:
         return self.head(self.embed(images.float()))
 
+    def features_and_logits(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        features = self.embed(images.float())
+        return features, self.head(features)
+
 
 def load_shipped_weights(name: str) -> dict[str, Tensor]:
     path = resources.files(WEIGHTS_PACKAGE) / name
@@ -199,6 +207,9 @@ class InceptionV3(FeatureNetwork):
 
     def logits(self, images: Tensor) -> Tensor:
         return self._outputs(images)[1]
+
+    def features_and_logits(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        return self._outputs(images)
 
 
 def build_feature_network(spec: str) -> FeatureNetwork:
