@@ -65,31 +65,27 @@ def score(generate: Any, root: str, seed: int) -> dict[str, Any]:
     return quality.evaluate(generate, N_EVAL)
 
 
-def latent_batches(latent_dim: int, seed: int) -> Any:
-    latents = torch.randn(N_EVAL, latent_dim, generator=torch.Generator().manual_seed(seed))
+def batches_of(images: torch.Tensor) -> Any:
+    """``take(n)``: the next ``n`` rows of ``images`` at each call (what ``SampleQuality.evaluate`` asks)."""
     position = 0
 
     def take(n: int) -> torch.Tensor:
         nonlocal position
         position += n
-        return latents[position - n : position]
+        return images[position - n : position]
 
     return take
+
+
+def latent_batches(latent_dim: int, seed: int) -> Any:
+    return batches_of(torch.randn(N_EVAL, latent_dim, generator=torch.Generator().manual_seed(seed)))
 
 
 def real_floor(root: str, budget: float, seed: int) -> dict[str, Any]:
     from lightning_gans.metrics.evaluation import dataset_images
 
     train_set, _ = reference(root)
-    train = dataset_images(train_set, N_EVAL, seed)
-    position = 0
-
-    def take(n: int) -> torch.Tensor:
-        nonlocal position
-        position += n
-        return train[position - n : position]
-
-    return {"metrics": score(take, root, seed)}
+    return {"metrics": score(batches_of(dataset_images(train_set, N_EVAL, seed)), root, seed)}
 
 
 def plain_dcgan(root: str, budget: float, seed: int) -> dict[str, Any]:
