@@ -266,17 +266,11 @@ def sample_command(argv: Sequence[str]) -> int:
     return 0
 
 
-# -- evaluate --------------------------------------------------------------------------------------------
-def evaluate_command(argv: Sequence[str]) -> int:
-    from lightning_gans.evaluate import evaluate_command as run
-
-    return run(argv)
-
-
 USAGE = """usage: lightning-gans {fit,validate,test,predict,list,sample,evaluate} ...
 
   fit --config recipes/NAME.yaml      train (LightningCLI; also validate, test, --print_config)
-  list [KIND]                         registered variants, generators, discriminators, losses, datamodules
+  list [KIND]                         registered variants, generators, discriminators, losses, datamodules,
+                                      feature networks
   sample --ckpt FILE --n 64 --out grid.png
                                       samples from a trained checkpoint (also --truncation,
                                       --interpolate spherical, --arithmetic '0,1,2 - 3,4,5 + 6,7,8')
@@ -298,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args[0] == "sample":
             return sample_command(args[1:])
         if args[0] == "evaluate":
+            from lightning_gans.evaluate import evaluate_command  # imported on use: keeps `list` fast
+
             return evaluate_command(args[1:])
         run_lightning_cli(args)
     except registry.RegistryError as error:
