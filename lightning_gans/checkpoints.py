@@ -6,11 +6,11 @@ from pathlib import Path
 
 import torch
 
-from lightning_gans.core.module import GANModule
+from lightning_gans.core.module import GenerativeModule
 from lightning_gans.registry import import_class
 
 
-def load_variant(path: str | Path, map_location: str = "cpu") -> GANModule:
+def load_variant(path: str | Path, map_location: str = "cpu") -> GenerativeModule:
     """The variant saved in ``path``, in eval mode.
 
     The CLI stores the recipe's model config (``class_path``/``init_args``) as the checkpoint's
@@ -27,6 +27,8 @@ def load_variant(path: str | Path, map_location: str = "cpu") -> GANModule:
             "fit`. Load it in Python with YourVariant.load_from_checkpoint(path, generator=..., discriminator=...)."
         )
     model = import_class(class_path).load_from_checkpoint(path, map_location=map_location)
-    if not isinstance(model, GANModule):
-        raise TypeError(f"{class_path} is not a GANModule; `sample` needs a generator with a latent space")
+    if not isinstance(model, GenerativeModule):
+        raise TypeError(
+            f"{class_path} is not a GenerativeModule (a lightning-gans variant) with a generator to sample from"
+        )
     return model.eval()

@@ -199,7 +199,7 @@ def sample_command(argv: Sequence[str]) -> int:
 
     from lightning_gans.checkpoints import load_variant
     from lightning_gans.images import save_samples
-    from lightning_gans.sampling import arithmetic_latents, interpolation_latents, truncated_latents
+    from lightning_gans.sampling import arithmetic_latents, interpolation_latents, latent_sweep, truncated_latents
 
     parser = argparse.ArgumentParser(
         prog="lightning-gans sample",
@@ -220,8 +220,10 @@ def sample_command(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--interpolate", choices=("linear", "spherical"), default=None, help="rows of latent interpolations"
     )
-    parser.add_argument("--rows", type=int, default=8, help="interpolation rows (default 8)")
-    parser.add_argument("--steps", type=int, default=10, help="images per interpolation row (default 10)")
+    parser.add_argument("--rows", type=int, default=8, help="rows of --interpolate or --vary_latent (default 8)")
+    parser.add_argument(
+        "--steps", type=int, default=10, help="images per row of --interpolate or --vary_latent (default 10)"
+    )
     parser.add_argument(
         "--arithmetic",
         default=None,
@@ -231,23 +233,49 @@ def sample_command(argv: Sequence[str]) -> int:
         "then average), then the result and variations of it",
     )
     parser.add_argument("--pool", type=int, default=64, help="latents the arithmetic indices refer to (64)")
+    parser.add_argument(
+        "--label", type=int, default=None, help="class to draw, for conditional variants (default: each in turn)"
+    )
+    parser.add_argument(
+        "--vary_latent",
+        type=int,
+        default=None,
+        metavar="I",
+        help="rows that sweep latent coordinate I from -2 to 2 over --steps images, the rest fixed (InfoGAN's "
+        "continuous codes: the last latent coordinates); a conditional model's row r gets label r mod classes",
+    )
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error(f"--n must be >= 1, got {args.n}")
-    if args.interpolate and args.arithmetic:
-        parser.error("choose one of --interpolate and --arithmetic")
+    if sum(x is not None for x in (args.interpolate, args.arithmetic, args.vary_latent)) > 1:
+        parser.error("choose one of --interpolate, --arithmetic and --vary_latent")
     try:
         model = load_variant(args.ckpt)
     except (FileNotFoundError, ValueError, TypeError) as error:
         parser.error(str(error))
+
+    def row_labels(label: int | None) -> torch.Tensor | int | None:
+        """Rows of a conditional model's grid keep one class each: row r gets class r mod num_classes."""
+        if label is not None or not model.num_classes:
+            return label
+        return torch.arange(args.rows).repeat_interleave(args.steps) % model.num_classes
+
     try:
         if args.interpolate:
             latents = interpolation_latents(args.rows, args.steps, model.latent_dim, args.interpolate, args.seed)
-            samples, nrow = model.generate(latents), args.steps
+            samples, nrow = model.generate(latents, row_labels(args.label)), args.steps
             what = f"{args.rows} {args.interpolate} interpolations of {args.steps} steps"
+        elif args.vary_latent is not None:
+            latents = latent_sweep(args.rows, args.steps, model.latent_dim, args.vary_latent, seed=args.seed)
+            samples, nrow = model.generate(latents, row_labels(args.label)), args.steps
+            what = f"{args.rows} rows sweeping latent coordinate {args.vary_latent} from -2 to 2 in {args.steps} steps"
         elif args.arithmetic:
+            if model.num_classes and args.label is None:
+                raise ValueError("latent arithmetic on a conditional model needs one class: add --label K")
             pool = truncated_latents(args.pool, model.latent_dim, None, seed=args.seed)
-            rows = [model.generate(row) for row in arithmetic_latents(pool, args.arithmetic, seed=args.seed)]
+            rows = [
+                model.generate(row, args.label) for row in arithmetic_latents(pool, args.arithmetic, seed=args.seed)
+            ]
             nrow = max(len(row) for row in rows)
             blank = torch.ones_like(rows[0][:1])  # white in the models' [-1, 1] range: pads short rows
             samples = torch.cat([torch.cat([row, *[blank] * (nrow - len(row))]) for row in rows])
@@ -255,8 +283,9 @@ def sample_command(argv: Sequence[str]) -> int:
             what += "row: the result, then variations of it)"
         else:
             latents = truncated_latents(args.n, model.latent_dim, args.truncation, args.truncation_mode, args.seed)
-            samples, nrow = model.generate(latents), args.nrow
-            what = f"{args.n} samples"
+            samples = model.generate(latents, args.label)
+            nrow = args.nrow or (model.num_classes if model.num_classes and args.label is None else None)
+            what = f"{args.n} samples" + (f" of class {args.label}" if args.label is not None else "")
             if args.truncation is not None:
                 what += f" at truncation {args.truncation} ({args.truncation_mode})"
     except ValueError as error:
@@ -272,8 +301,9 @@ USAGE = """usage: lightning-gans {fit,validate,test,predict,list,sample,evaluate
   list [KIND]                         registered variants, generators, discriminators, losses, datamodules,
                                       feature networks
   sample --ckpt FILE --n 64 --out grid.png
-                                      samples from a trained checkpoint (also --truncation,
-                                      --interpolate spherical, --arithmetic '0,1,2 - 3,4,5 + 6,7,8')
+                                      samples from a trained checkpoint (also --label K, --truncation,
+                                      --interpolate spherical, --arithmetic '0,1,2 - 3,4,5 + 6,7,8',
+                                      --vary_latent I)
   evaluate --ckpt FILE --metrics fid,kid,is,prdc,classes,knn,birthday
                                       sample-quality table and JSON with its protocol
 

@@ -18,7 +18,7 @@ import yaml
 from lightning.pytorch import LightningDataModule
 
 from lightning_gans.checkpoints import load_variant
-from lightning_gans.core.module import GANModule
+from lightning_gans.core.module import GenerativeModule
 from lightning_gans.images import save_picture
 from lightning_gans.metrics.evaluation import METRICS, SampleQuality, dataset_images, minimum_images, parse_metric_names
 from lightning_gans.metrics.features import FeatureNetwork, FeatureNetworkUnavailable, build_feature_network
@@ -64,7 +64,7 @@ def split_of(datamodule: LightningDataModule, split: str) -> Any:
 
 
 def evaluate_checkpoint(
-    model: GANModule,
+    model: GenerativeModule,
     datamodule: LightningDataModule,
     metrics: str | Sequence[str],
     feature_network: FeatureNetwork | str = "fashion_classifier",
@@ -91,10 +91,12 @@ def evaluate_checkpoint(
             dataset_images(split_of(datamodule, "train"), None, seed),
             dataset_images(split_of(datamodule, "val"), None, seed),
         )
-    quality = SampleQuality(names, feature_network, real, memorisation, batch_size, seed, device=model.device)
+    quality = SampleQuality(
+        names, feature_network, real, memorisation, batch_size, seed, num_labels=model.num_classes, device=model.device
+    )
     latents = truncated_latents(n_fake, model.latent_dim, truncation, truncation_mode, seed)  # type: ignore[arg-type]
     chunks = iter(latents.split(batch_size))
-    results = quality.evaluate(lambda n: model.generate(next(chunks)), n_fake, reset=False)
+    results = quality.evaluate(lambda n: model.generate_labelled(next(chunks)), n_fake, reset=False)
     described = f"{type(datamodule).__name__} {real_split} split ({len(real)} images)"
     protocol = quality.protocol(described, n_fake).as_dict()
     if truncation is not None:
@@ -140,7 +142,9 @@ def evaluate_command(argv: Sequence[str]) -> int:
         epilog="metrics: " + "; ".join(f"{k}: {v}" for k, v in METRICS.items()),
     )
     parser.add_argument("--ckpt", required=True, help="a checkpoint written by `lightning-gans fit`")
-    parser.add_argument("--metrics", default=",".join(METRICS), help="comma-separated (default: all)")
+    parser.add_argument(
+        "--metrics", default=None, help="comma-separated (default: all; `labels` only for conditional models)"
+    )
     parser.add_argument("--n_fake", type=int, default=10_000, help="generated images (default 10000)")
     parser.add_argument("--n_real", type=int, default=10_000, help="real images, at most the split (default 10000)")
     parser.add_argument("--real_split", choices=("train", "val"), default="train", help="reference split")
@@ -156,12 +160,12 @@ def evaluate_command(argv: Sequence[str]) -> int:
     parser.add_argument("--pairs_png", default=None, help="closest (sample, training image) pairs (knn)")
     args = parser.parse_args(argv)
     try:
-        names = parse_metric_names(args.metrics)
+        model = load_variant(args.ckpt)
+        names = parse_metric_names(args.metrics or [m for m in METRICS if m != "labels" or model.num_classes])
         fewest = minimum_images(names)
         if min(args.n_fake, args.n_real) < fewest:
             raise ValueError(f"--metrics {','.join(names)} need --n_fake and --n_real of at least {fewest}")
         network = build_feature_network(args.feature_network)
-        model = load_variant(args.ckpt)
         config = Path(args.config) if args.config else run_config_of(Path(args.ckpt))
         datamodule = datamodule_from(config, args.data, args.data_root)
     except (FileNotFoundError, ValueError, TypeError, FeatureNetworkUnavailable, RegistryError) as error:

@@ -74,6 +74,20 @@ def interpolation_latents(
     return path.reshape(rows * steps, dim)
 
 
+def latent_sweep(
+    rows: int, steps: int, dim: int, index: int, low: float = -2.0, high: float = 2.0, seed: int = 0
+) -> Tensor:
+    """``rows`` random latents, each repeated ``steps`` times with coordinate ``index`` swept from ``low`` to
+    ``high`` (row-major): what one latent coordinate, e.g. an InfoGAN continuous code, controls."""
+    if not 0 <= index < dim:
+        raise ValueError(f"latent coordinate {index} is outside 0..{dim - 1}")
+    if rows < 1 or steps < 2:
+        raise ValueError(f"need rows >= 1 and steps >= 2, got rows={rows}, steps={steps}")
+    z = torch.randn(rows, 1, dim, generator=torch.Generator().manual_seed(seed)).repeat(1, steps, 1)
+    z[:, :, index] = torch.linspace(low, high, steps)
+    return z.reshape(rows * steps, dim)
+
+
 def parse_arithmetic(expression: str) -> list[tuple[int, list[int]]]:
     """``"3,7,9 - 1,4 + 12"`` -> ``[(+1, [3, 7, 9]), (-1, [1, 4]), (+1, [12])]``."""
     terms: list[tuple[int, list[int]]] = []

@@ -2,7 +2,8 @@
 
 from lightning_gans.callbacks.budget import CPUBudget
 from lightning_gans.callbacks.modes import ModeCoverageCallback
+from lightning_gans.callbacks.probe import LinearProbe
 from lightning_gans.callbacks.quality import SampleQualityCallback
 from lightning_gans.callbacks.samples import SampleGrid
 
-__all__ = ["CPUBudget", "ModeCoverageCallback", "SampleGrid", "SampleQualityCallback"]
+__all__ = ["CPUBudget", "LinearProbe", "ModeCoverageCallback", "SampleGrid", "SampleQualityCallback"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-from lightning_gans.core.module import GANModule
+from lightning_gans.core.module import GenerativeModule
 from lightning_gans.data.toy import GaussianMixtureDataModule
 from lightning_gans.metrics.modes import ModeCoverage
 
@@ -21,8 +21,8 @@ class ModeCoverageCallback(Callback):
 
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         datamodule = getattr(trainer, "datamodule", None)
-        if not isinstance(datamodule, GaussianMixtureDataModule) or not isinstance(pl_module, GANModule):
-            raise TypeError("ModeCoverageCallback needs a GANModule trained on a GaussianMixtureDataModule")
+        if not isinstance(datamodule, GaussianMixtureDataModule) or not isinstance(pl_module, GenerativeModule):
+            raise TypeError("ModeCoverageCallback needs a GenerativeModule trained on a GaussianMixtureDataModule")
         metric = ModeCoverage(datamodule.mixture.means, datamodule.mixture.std).to(pl_module.device)
         metric.update(pl_module.sample(self.num_samples, seed=self.seed))
         pl_module.log_dict({f"val/{k}": v for k, v in metric.compute().items()}, prog_bar=True)

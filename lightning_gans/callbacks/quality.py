@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-from lightning_gans.core.module import GANModule
+from lightning_gans.core.module import GenerativeModule
 from lightning_gans.metrics.evaluation import SampleQuality, dataset_images, parse_metric_names, scalars, shard_range
 
 
@@ -22,7 +22,8 @@ class SampleQualityCallback(Callback):
     The real images are embedded once.
 
     Args:
-        metrics: names among ``fid, kid, is, prdc, classes, birthday`` (``knn`` needs a held-out split:
+        metrics: names among ``fid, kid, is, prdc, classes, birthday, labels`` (``labels`` for conditional
+            generators; ``knn`` needs a held-out split:
             run it with ``lightning-gans evaluate``).
         feature_network: registry name or import path of a ``FeatureNetwork``.
         n_real: training images in the reference set (all of them when fewer).
@@ -65,8 +66,8 @@ class SampleQualityCallback(Callback):
         self.embed_reference(trainer, pl_module)
 
     def embed_reference(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if not isinstance(pl_module, GANModule):
-            raise TypeError(f"SampleQualityCallback needs a GANModule, got {type(pl_module).__name__}")
+        if not isinstance(pl_module, GenerativeModule):
+            raise TypeError(f"SampleQualityCallback needs a GenerativeModule, got {type(pl_module).__name__}")
         if self.quality is not None:
             return
         train_set = getattr(getattr(trainer, "datamodule", None), "train_set", None)
@@ -75,14 +76,21 @@ class SampleQualityCallback(Callback):
         shard = (trainer.global_rank, trainer.world_size)  # each process embeds its block; metrics gather
         real = dataset_images(train_set, self.sizes(trainer)[0], self.seed, shard)
         self.quality = SampleQuality(
-            self.metrics, self.feature_network, real, None, self.batch_size, self.seed, device=pl_module.device
+            self.metrics,
+            self.feature_network,
+            real,
+            None,
+            self.batch_size,
+            self.seed,
+            num_labels=pl_module.num_classes,
+            device=pl_module.device,
         )
 
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking:
             return
         self.embed_reference(trainer, pl_module)  # already done in fit; `lightning-gans validate` does it here
-        assert self.quality is not None and isinstance(pl_module, GANModule)
+        assert self.quality is not None and isinstance(pl_module, GenerativeModule)
         if trainer.world_size > 1 and torch.distributed.is_initialized():
             # Batch-norm statistics drift apart between processes (DDP broadcasts buffers only at the start
             # of each training forward), so every process samples with rank 0's, which the checkpoint keeps.
@@ -92,7 +100,7 @@ class SampleQualityCallback(Callback):
         latents = torch.randn(n_fake, pl_module.latent_dim, generator=torch.Generator().manual_seed(self.seed))
         block = shard_range(n_fake, (trainer.global_rank, trainer.world_size))
         chunks = iter(latents[block.start : block.stop].split(self.batch_size))
-        results = self.quality.evaluate(lambda n: pl_module.generate(next(chunks)), len(block))
+        results = self.quality.evaluate(lambda n: pl_module.generate_labelled(next(chunks)), len(block))
         self.last = scalars(results)
         # every process computed the gathered (identical) value, so no further reduction is needed
         pl_module.log_dict({f"val/{k}": v for k, v in self.last.items()}, prog_bar=False, sync_dist=False)

@@ -1,16 +1,20 @@
-"""The small base every adversarial variant shares.
+"""The small bases every variant shares.
 
-What lives here is what every variant needs and nothing of any one algorithm:
+``GenerativeModule`` is what every variant needs, adversarial or not, and nothing of any one algorithm:
 
-* manual optimisation, with optimisers returned as ``(generator, discriminator)``;
+* a generator (or decoder) from a latent space, optionally conditioned on a class label (a generator with
+  a positive ``num_classes`` attribute takes ``(z, labels)``), and optionally an encoder back to it;
 * a latent noise source owned by the module and saved in checkpoints, so ``--ckpt_path last`` resumes with
   the very noise the uninterrupted run would have drawn;
 * fixed noise for sample grids, and ``sample(n)``;
-* its own iteration counters. ``trainer.global_step`` counts every optimiser step (Lightning #17958), so a
-  variant that takes ``n_critic`` discriminator steps per generator step advances it by ``1 + 1/n_critic``
-  per batch; ``generator_steps`` / ``discriminator_steps`` count what the papers count;
 * an optional exponential moving average of the generator alone (not of the discriminator, which
   Lightning's ``EMAWeightAveraging`` would also average), saved in checkpoints and used for sampling.
+
+``GANModule`` adds the discriminator and manual optimisation, with optimisers returned as
+``(generator, discriminator)``, and its own iteration counters: ``trainer.global_step`` counts every
+optimiser step (Lightning #17958), so a variant that takes ``n_critic`` discriminator steps per generator
+step advances it by ``1 + 1/n_critic`` per batch; ``generator_steps`` / ``discriminator_steps`` count what
+the papers count.
 """
 
 from __future__ import annotations
@@ -78,26 +82,24 @@ def _is_plain(value: Any) -> bool:
     return False
 
 
-class GANModule(LightningModule):
-    """Shared base of the adversarial variants; see the module docstring for what it owns.
+class GenerativeModule(LightningModule):
+    """Shared base of all variants: sampling, conditioning and encoding; see the module docstring.
 
     Args:
-        generator: maps a latent batch ``(N, generator.latent_dim)`` to samples.
-        discriminator: maps samples to one raw score (logit) per sample.
-        g_optimizer: builds the generator's optimiser from its parameters.
-        d_optimizer: builds the discriminator's optimiser from its parameters.
+        generator: maps a latent batch ``(N, generator.latent_dim)`` to samples; a class-conditional one has
+            a positive ``num_classes`` attribute and is called as ``generator(z, labels)``.
+        encoder: maps samples back to the latent space (autoencoders, BiGAN), or ``None``.
         ema_decay: if set, keep an EMA of the generator's weights with this decay and sample from it.
         n_grid_samples: how many fixed latent vectors sample grids use.
     """
 
     fixed_noise: Tensor
+    fixed_labels: Tensor
 
     def __init__(
         self,
         generator: nn.Module,
-        discriminator: nn.Module,
-        g_optimizer: OptimizerCallable = adam_2e4_beta05,
-        d_optimizer: OptimizerCallable = adam_2e4_beta05,
+        encoder: nn.Module | None = None,
         ema_decay: float | None = None,
         n_grid_samples: int = 64,
     ) -> None:
@@ -111,51 +113,31 @@ class GANModule(LightningModule):
         for key in [k for k, v in self.hparams.items() if not _is_plain(v)]:
             del self.hparams[key]
 
-        self.automatic_optimization = False
         latent_dim = getattr(generator, "latent_dim", None)
         if not isinstance(latent_dim, int) or latent_dim < 1:
             raise TypeError(
-                f"{type(generator).__name__} has no positive integer attribute `latent_dim`; a generator for an "
-                "unconditional GAN must say how large its input noise is."
+                f"{type(generator).__name__} has no positive integer attribute `latent_dim`; a generator must say "
+                "how large its input noise is."
             )
+        num_classes = getattr(generator, "num_classes", 0)
+        if not isinstance(num_classes, int) or num_classes < 0:
+            raise TypeError(f"{type(generator).__name__}.num_classes must be a non-negative int, got {num_classes!r}")
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ValueError(f"ema_decay must lie in (0, 1), got {ema_decay}")
         self.latent_dim = latent_dim
+        self.num_classes = num_classes
         self.generator = generator
-        self.discriminator = discriminator
-        self.g_optimizer = g_optimizer
-        self.d_optimizer = d_optimizer
+        self.encoder = encoder
         self.generator_ema: AveragedModel | None = None
         if ema_decay is not None:
             self.generator_ema = AveragedModel(generator, multi_avg_fn=ema_with_warmup(ema_decay), use_buffers=True)
             self.generator_ema.requires_grad_(False)  # never trained: DDP must not wait for its gradients
         self.register_buffer("fixed_noise", torch.randn(n_grid_samples, latent_dim))
+        self.register_buffer("fixed_labels", self.balanced_labels(n_grid_samples), persistent=False)
         self.generator_steps = 0
-        self.discriminator_steps = 0
         self._noise_seed = int(torch.randint(0, 2**62, ()).item())  # follows seed_everything
         self._noise: torch.Generator | None = None
         self._noise_state: Tensor | None = None
-
-    # -- optimisation ----------------------------------------------------------------------------------
-    def setup(self, stage: str) -> None:
-        # Under DDP each of G and D sits out one of the two backward passes of a step, which plain DDP reports
-        # as "parameters that were not used in producing the loss" (Lightning #20328, #20866). Lightning calls
-        # prepare_for_backward before each manual backward, so unused-parameter detection per pass is exact;
-        # turning it on here makes `strategy=ddp` work for every variant instead of failing at step two.
-        strategy = self.trainer.strategy
-        if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get("find_unused_parameters"):
-            strategy._ddp_kwargs["find_unused_parameters"] = True
-            rank_zero_info("GANModule: DDP with find_unused_parameters=True (G and D step on separate passes)")
-
-    def configure_optimizers(self) -> tuple[Optimizer, Optimizer]:
-        return self.g_optimizer(self.generator.parameters()), self.d_optimizer(self.discriminator.parameters())
-
-    def generator_and_discriminator_optimizers(self) -> tuple[Any, Any]:
-        """``(g_opt, d_opt)``, checked, so that a variant can never step the wrong net."""
-        optimizers = self.optimizers()
-        if not isinstance(optimizers, list) or len(optimizers) != 2:
-            raise RuntimeError("a GANModule needs exactly two optimisers, (generator, discriminator)")
-        return optimizers[0], optimizers[1]
 
     def log_train(self, metrics: dict[str, Tensor]) -> None:
         """Log training scalars on the batches the loggers record: every ``trainer.log_every_n_steps``.
@@ -174,7 +156,7 @@ class GANModule(LightningModule):
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(self.generator)
 
-    # -- noise and sampling ----------------------------------------------------------------------------
+    # -- noise, labels and sampling --------------------------------------------------------------------
     @property
     def noise_generator(self) -> torch.Generator:
         """The random generator for all training-time randomness (saved in checkpoints)."""
@@ -190,36 +172,81 @@ class GANModule(LightningModule):
         """Training noise z ~ N(0, I) from ``noise_generator``."""
         return torch.randn(n, self.latent_dim, device=self.device, generator=self.noise_generator)
 
+    def sample_labels(self, n: int) -> Tensor:
+        """Training labels for generated samples, uniform over the classes, from ``noise_generator``."""
+        return torch.randint(0, self.num_classes, (n,), device=self.device, generator=self.noise_generator)
+
+    def balanced_labels(self, n: int) -> Tensor:
+        """0, 1, ..., C-1, 0, 1, ...: every class equally often (a grid with C columns has a class per column);
+        empty for an unconditional generator."""
+        return torch.arange(n) % self.num_classes if self.num_classes else torch.zeros(0, dtype=torch.long)
+
+    def check_labels(self, labels: Tensor | int | None, n: int) -> Tensor | None:
+        """Labels for ``n`` samples on this module's device: ``None`` means every class equally often."""
+        if not self.num_classes:
+            if labels is not None:
+                raise ValueError(f"{type(self).__name__} is unconditional: its generator takes no class labels")
+            return None
+        if labels is None:
+            return self.balanced_labels(n).to(self.device)
+        labels = torch.as_tensor(labels, dtype=torch.long, device=self.device).expand(n)
+        if labels.min() < 0 or labels.max() >= self.num_classes:
+            raise ValueError(f"labels must lie in 0..{self.num_classes - 1}, got {labels.unique().tolist()}")
+        return labels
+
     @property
     def sampling_generator(self) -> nn.Module:
         """The EMA generator when there is one (it gives the better samples), else the trained one."""
         return self.generator_ema.module if self.generator_ema is not None else self.generator
 
     @torch.no_grad()
-    def generate(self, z: Tensor) -> Tensor:
-        """Samples in [-1, 1] for given latents, in eval mode (batch norm uses its running statistics)."""
+    def generate(self, z: Tensor, labels: Tensor | int | None = None) -> Tensor:
+        """Samples in [-1, 1] for given latents (and, for a conditional generator, labels: one class for all,
+        one per latent, or ``None`` for every class in turn), in eval mode (batch norm's running statistics)."""
         net = self.sampling_generator
+        labels = self.check_labels(labels, len(z))
         was_training = net.training
         net.eval()
         try:
-            return net(z.to(self.device))
+            return net(z.to(self.device)) if labels is None else net(z.to(self.device), labels)
         finally:
             net.train(was_training)
 
-    def sample(self, n: int, seed: int | None = None) -> Tensor:
+    def generate_labelled(self, z: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``(samples, the labels they were made for)``: every class in turn, or ``None`` if unconditional."""
+        labels = self.check_labels(None, len(z))
+        return self.generate(z, labels), labels
+
+    def sample(self, n: int, seed: int | None = None, labels: Tensor | int | None = None) -> Tensor:
         """``n`` fresh samples; with ``seed`` the same ones every call. Training noise is left untouched."""
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
-        return self.generate(torch.randn(n, self.latent_dim, generator=rng))
+        return self.generate(torch.randn(n, self.latent_dim, generator=rng), labels)
 
     def sample_fixed(self) -> Tensor:
         """Samples from the fixed grid noise: the same latents at every epoch, so grids show progress."""
-        return self.generate(self.fixed_noise)
+        return self.generate(self.fixed_noise, self.fixed_labels if self.num_classes else None)
+
+    # -- encoding ----------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, x: Tensor) -> Tensor:
+        """Latents of samples ``x``, in eval mode: the point of the latent space that ``generate`` decodes."""
+        if self.encoder is None:
+            raise ValueError(f"{type(self).__name__} has no encoder (autoencoder, vae and bigan have one)")
+        was_training = self.encoder.training
+        self.encoder.eval()
+        try:
+            return self.encoder(x.to(self.device))
+        finally:
+            self.encoder.train(was_training)
+
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """``generate(encode(x))``: what the model makes of a real sample."""
+        return self.generate(self.encode(x))
 
     # -- checkpoints -----------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["lightning_gans"] = {
             "generator_steps": self.generator_steps,
-            "discriminator_steps": self.discriminator_steps,
             "noise_seed": self._noise_seed,
             "noise_state": self._noise.get_state() if self._noise is not None else None,
         }
@@ -229,6 +256,65 @@ class GANModule(LightningModule):
         if state is None:
             return
         self.generator_steps = state["generator_steps"]
-        self.discriminator_steps = state["discriminator_steps"]
         self._noise_seed = state["noise_seed"]
         self._noise, self._noise_state = None, state["noise_state"]
+
+
+class GANModule(GenerativeModule):
+    """Shared base of the adversarial variants: a discriminator and alternating (manual) optimisation.
+
+    Args:
+        generator: see ``GenerativeModule``.
+        discriminator: maps samples to one raw score (logit) per sample.
+        g_optimizer: builds the generator's optimiser from its parameters (and the encoder's, if any).
+        d_optimizer: builds the discriminator's optimiser from its parameters.
+        encoder, ema_decay, n_grid_samples: see ``GenerativeModule``.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        g_optimizer: OptimizerCallable = adam_2e4_beta05,
+        d_optimizer: OptimizerCallable = adam_2e4_beta05,
+        encoder: nn.Module | None = None,
+        ema_decay: float | None = None,
+        n_grid_samples: int = 64,
+    ) -> None:
+        super().__init__(generator, encoder, ema_decay, n_grid_samples)
+        self.automatic_optimization = False
+        self.discriminator = discriminator
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        self.discriminator_steps = 0
+
+    def setup(self, stage: str) -> None:
+        # Under DDP each of G and D sits out one of the two backward passes of a step, which plain DDP reports
+        # as "parameters that were not used in producing the loss" (Lightning #20328, #20866). Lightning calls
+        # prepare_for_backward before each manual backward, so unused-parameter detection per pass is exact;
+        # turning it on here makes `strategy=ddp` work for every variant instead of failing at step two.
+        strategy = self.trainer.strategy
+        if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get("find_unused_parameters"):
+            strategy._ddp_kwargs["find_unused_parameters"] = True
+            rank_zero_info("GANModule: DDP with find_unused_parameters=True (G and D step on separate passes)")
+
+    def configure_optimizers(self) -> tuple[Optimizer, Optimizer]:
+        g_params = list(self.generator.parameters())
+        if self.encoder is not None:  # BiGAN's encoder plays on the generator's side
+            g_params += list(self.encoder.parameters())
+        return self.g_optimizer(g_params), self.d_optimizer(self.discriminator.parameters())
+
+    def generator_and_discriminator_optimizers(self) -> tuple[Any, Any]:
+        """``(g_opt, d_opt)``, checked, so that a variant can never step the wrong net."""
+        optimizers = self.optimizers()
+        if not isinstance(optimizers, list) or len(optimizers) != 2:
+            raise RuntimeError("a GANModule needs exactly two optimisers, (generator, discriminator)")
+        return optimizers[0], optimizers[1]
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["lightning_gans"]["discriminator_steps"] = self.discriminator_steps
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
+        self.discriminator_steps = checkpoint.get("lightning_gans", {}).get("discriminator_steps", 0)

@@ -24,6 +24,7 @@ from torchmetrics.utilities import dim_zero_cat
 
 from lightning_gans.metrics.birthday import BirthdayParadox
 from lightning_gans.metrics.classes import ClassCoverage
+from lightning_gans.metrics.conditional import ConditionalAccuracy
 from lightning_gans.metrics.features import FeatureNetwork, LogitsOf, build_feature_network
 from lightning_gans.metrics.memorisation import NearestNeighbourMemorisation
 from lightning_gans.metrics.prdc import PrecisionRecallDensityCoverage
@@ -37,6 +38,7 @@ METRICS: dict[str, str] = {
     "classes": "classes covered and KL of the class histogram (needs a classifier)",
     "knn": "memorisation: nearest training image of each sample against held-out real images",
     "birthday": "birthday-paradox support size (Arora & Zhang 2017)",
+    "labels": "conditional generators: share classified as the label asked for, also after matching labels",
 }
 
 
@@ -149,6 +151,7 @@ class SampleQuality:
         seed: seeds KID's and IS's random subsets and the birthday test's.
         kid_subset_size: KID subset size (capped by the numbers of images).
         prdc_k: the k of the k-NN balls of precision/recall/density/coverage.
+        num_labels: for ``labels``: how many labels the conditional generator takes.
         device: where the feature network runs.
     """
 
@@ -162,9 +165,13 @@ class SampleQuality:
         seed: int = 0,
         kid_subset_size: int = 1000,
         prdc_k: int = 5,
+        num_labels: int | None = None,
         device: torch.device | str = "cpu",
     ) -> None:
         self.names = parse_metric_names(metrics)
+        if "labels" in self.names and not num_labels:
+            raise ValueError("metric 'labels' needs a conditional generator (cgan, acgan, infogan): num_labels=...")
+        self.num_labels = num_labels
         net = build_feature_network(feature_network) if isinstance(feature_network, str) else feature_network
         self.network = net.to(device).eval()
         self.shared = OncePerBatch(self.network)  # what the metrics run: one network pass per batch
@@ -175,8 +182,8 @@ class SampleQuality:
         self.prdc_k = prdc_k
         if "knn" in self.names and memorisation is None:
             raise ValueError("metric 'knn' needs the training and held-out real images (memorisation=...)")
-        if {"is", "classes"} & set(self.names) and net.num_classes is None:
-            raise ValueError(f"metrics 'is' and 'classes' need a classifier; {net.name} gives features only")
+        if {"is", "classes", "labels"} & set(self.names) and net.num_classes is None:
+            raise ValueError(f"metrics 'is', 'classes' and 'labels' need a classifier; {net.name} gives features only")
         self.metrics: dict[str, Metric] = {}
         with warnings.catch_warnings():  # torchmetrics warns that KID/IS keep every feature: we know
             warnings.filterwarnings("ignore", message=".*will save all extracted features")
@@ -211,13 +218,21 @@ class SampleQuality:
             return ClassCoverage(net, reset_real_features=False)
         if name == "knn":
             return NearestNeighbourMemorisation(net, reset_real_features=False)
+        if name == "labels":
+            return ConditionalAccuracy(net, self.num_labels)
         return BirthdayParadox(net, seed=self.seed, reset_real_features=False)
 
-    def _feed(self, images: Tensor, real: bool) -> int:
-        for chunk in images.split(self.batch_size):
+    def _feed(self, images: Tensor, real: bool, labels: Tensor | None = None) -> int:
+        label_chunks = labels.split(self.batch_size) if labels is not None else None
+        for i, chunk in enumerate(images.split(self.batch_size)):
             chunk = chunk.to(self.device)
             for name, metric in self.metrics.items():
-                if name == "is":
+                if name == "labels":
+                    if not real:
+                        if label_chunks is None:
+                            raise ValueError("metric 'labels' needs the labels the images were generated for")
+                        metric.update(chunk, label_chunks[i].to(self.device))
+                elif name == "is":
                     if not real:
                         metric.update(chunk)
                 elif name == "knn":
@@ -251,8 +266,11 @@ class SampleQuality:
         )
 
     @torch.no_grad()
-    def evaluate(self, generate: Callable[[int], Tensor], n_fake: int, reset: bool = True) -> dict[str, Any]:
-        """Score ``n_fake`` images from ``generate(batch_size)`` (called repeatedly), then forget them
+    def evaluate(
+        self, generate: Callable[[int], Tensor | tuple[Tensor, Tensor | None]], n_fake: int, reset: bool = True
+    ) -> dict[str, Any]:
+        """Score ``n_fake`` images from ``generate(batch_size)`` (called repeatedly; it may return
+        ``(images, labels)``, the labels a conditional generator was given), then forget them
         unless ``reset=False`` (e.g. to draw the memorisation pairs afterwards). Returns flat results:
         ``fid``, ``kid``/``kid_std``, ``is``/``is_std``, ``precision``, ...
 
@@ -261,7 +279,8 @@ class SampleQuality:
         made = 0
         while made < n_fake:
             batch = generate(min(self.batch_size, n_fake - made))
-            made += self._feed(batch, real=False)
+            images, labels = batch if isinstance(batch, tuple) else (batch, None)
+            made += self._feed(images, real=False, labels=labels)
         total_fake = global_count(n_fake, self.device)
         results: dict[str, Any] = {}
         for name, metric in self.metrics.items():
@@ -295,7 +314,7 @@ def flatten(name: str, value: Tensor | tuple[Tensor, ...] | dict[str, Tensor]) -
     if isinstance(value, tuple):
         mean, std = value
         return {name: mean.item(), f"{name}_std": std.item()}
-    prefix = "" if name in ("prdc", "classes") else f"{name}_"
+    prefix = "" if name in ("prdc", "classes", "labels") else f"{name}_"
     return {prefix + key: (v.item() if v.numel() == 1 else v.tolist()) for key, v in value.items()}
 
 
@@ -306,5 +325,5 @@ def scalars(results: dict[str, Any]) -> dict[str, float]:
 
 def minimum_images(metrics: Sequence[str]) -> int:
     """The fewest real and generated images the chosen metrics can work with."""
-    needs = {"fid": 2, "kid": 2, "is": 2, "prdc": 6, "classes": 1, "knn": 1, "birthday": 400}
+    needs = {"fid": 2, "kid": 2, "is": 2, "prdc": 6, "classes": 1, "knn": 1, "birthday": 400, "labels": 1}
     return max(needs[m] for m in metrics)

@@ -11,7 +11,10 @@ Sizes: 28x28 (MNIST/Fashion-MNIST) starts from a 7x7 map; 8, 16, 32, 64, 128... 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -38,16 +41,32 @@ def dcgan_init(module: nn.Module) -> None:
 
 
 class DCGANGenerator(nn.Module):
-    """z (N, latent_dim) -> image (N, channels, image_size, image_size) in [-1, 1]."""
+    """z (N, latent_dim) -> image (N, channels, image_size, image_size) in [-1, 1].
 
-    def __init__(self, latent_dim: int = 100, channels: int = 1, image_size: int = 28, width: int = 64) -> None:
+    ``num_classes > 0`` makes it class-conditional (Mirza & Osindero 2014): ``forward(z, labels)`` appends
+    the one-hot label to z. ``output_activation="none"`` returns the pre-tanh map, e.g. Bernoulli logits
+    for a VAE decoder.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        channels: int = 1,
+        image_size: int = 28,
+        width: int = 64,
+        num_classes: int = 0,
+        output_activation: Literal["tanh", "none"] = "tanh",
+    ) -> None:
         super().__init__()
+        if output_activation not in ("tanh", "none"):
+            raise ValueError(f"output_activation must be 'tanh' or 'none', got {output_activation!r}")
         self.latent_dim = latent_dim
+        self.num_classes = num_classes
         start, stages = _plan(image_size)
         features = width * 2 ** (stages - 1)
         layers: list[nn.Module] = [
             # project z to a start x start map: a transposed conv over a 1x1 input, as in the paper's figure 1
-            nn.ConvTranspose2d(latent_dim, features, start, 1, 0, bias=False),
+            nn.ConvTranspose2d(latent_dim + num_classes, features, start, 1, 0, bias=False),
             nn.BatchNorm2d(features),
             nn.ReLU(True),
         ]
@@ -58,23 +77,37 @@ class DCGANGenerator(nn.Module):
                 nn.ReLU(True),
             ]
             features //= 2
-        layers += [nn.ConvTranspose2d(features, channels, 4, 2, 1), nn.Tanh()]
+        layers += [
+            nn.ConvTranspose2d(features, channels, 4, 2, 1),
+            nn.Tanh() if output_activation == "tanh" else nn.Identity(),
+        ]
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        if self.num_classes:
+            if labels is None:
+                raise ValueError("this generator is class-conditional: call it as generator(z, labels)")
+            z = torch.cat([z, F.one_hot(labels, self.num_classes).to(z.dtype)], dim=1)
+        return self.net(z.view(z.shape[0], -1, 1, 1))
 
 
 class DCGANDiscriminator(nn.Module):
-    """image (N, channels, image_size, image_size) -> one logit per image.
+    """image (N, channels, image_size, image_size) -> one logit per image, or ``outputs`` values per image.
 
     ``batch_norm=False`` drops D's batch norm, as WGAN-GP requires (its penalty is per sample, and batch norm
-    mixes samples) and as spectrally normalised discriminators usually do.
+    mixes samples) and as spectrally normalised discriminators usually do. ``outputs > 1`` gives heads that
+    share the convolutions (ACGAN's class logits, InfoGAN's Q, the semi-supervised GAN's K classes);
+    ``features(x)`` is the last hidden layer, flattened (feature matching, linear probes).
     """
 
-    def __init__(self, channels: int = 1, image_size: int = 28, width: int = 64, batch_norm: bool = True) -> None:
+    def __init__(
+        self, channels: int = 1, image_size: int = 28, width: int = 64, batch_norm: bool = True, outputs: int = 1
+    ) -> None:
         super().__init__()
+        if outputs < 1:
+            raise ValueError(f"outputs must be >= 1, got {outputs}")
+        self.outputs = outputs
         start, stages = _plan(image_size)
         layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         features = width
@@ -85,12 +118,27 @@ class DCGANDiscriminator(nn.Module):
                 nn.LeakyReLU(0.2, True),
             ]
             features *= 2
-        layers.append(nn.Conv2d(features, 1, start, 1, 0))  # start x start map -> one logit
         self.net = nn.Sequential(*layers)
+        self.head = nn.Conv2d(features, outputs, start, 1, 0)  # start x start map -> the outputs
         self.apply(dcgan_init)
 
+    def features(self, x: Tensor) -> Tensor:
+        return self.net(x).flatten(1)
+
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).flatten()
+        out = self.head(self.net(x)).flatten(1)
+        return out.flatten() if self.outputs == 1 else out
 
 
-__all__ = ["DCGANDiscriminator", "DCGANGenerator", "dcgan_init"]
+class DCGANEncoder(DCGANDiscriminator):
+    """image -> latent (N, latent_dim): the DCGAN discriminator's convolutions with a ``latent_dim`` head,
+    the encoder of BiGAN (Donahue et al. 2017) and of the autoencoders."""
+
+    def __init__(
+        self, latent_dim: int = 100, channels: int = 1, image_size: int = 28, width: int = 64, batch_norm: bool = True
+    ) -> None:
+        super().__init__(channels, image_size, width, batch_norm, outputs=latent_dim)
+        self.latent_dim = latent_dim
+
+
+__all__ = ["DCGANDiscriminator", "DCGANEncoder", "DCGANGenerator", "dcgan_init"]

@@ -1,0 +1,131 @@
+"""ACGAN: Odena, Olah & Shlens 2017, "Conditional Image Synthesis with Auxiliary Classifier GANs"
+(arXiv:1610.09585).
+
+G(z, c) makes an image of class c; D does not see the class but predicts it, next to real/fake (section 3):
+
+    L_S = E[log P(S = real | x_real)] + E[log P(S = fake | x_fake)]      (the source)
+    L_C = E[log P(C = c | x_real)]    + E[log P(C = c | x_fake)]         (the class)
+
+    D is trained to maximise L_S + L_C, G to maximise L_C - L_S.
+
+So the auxiliary classifier learns from real images and from fakes alike, and G is rewarded for fakes
+that the classifier recognises as the class asked for. Here L_S is any registered adversarial loss (the
+non-saturating one by default: G minimises -log D(G(z, c)) instead of log(1 - D)), and L_C is cross-entropy
+weighted by ``class_weight``. D is one network whose head gives 1 + num_classes outputs: the source logit
+and the class logits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.cli import OptimizerCallable
+from torch import Tensor, nn
+
+from lightning_gans.core.module import GANModule, adam_2e4_beta05
+from lightning_gans.losses.base import AdversarialLoss
+from lightning_gans.losses.gan import NonSaturatingLoss
+from lightning_gans.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+
+
+class ACGAN(GANModule):
+    """Odena et al. 2017: conditional G, and a D that classifies as well as discriminates.
+
+    Args:
+        num_classes: how many classes (10 for Fashion-MNIST).
+        generator: a conditional generator (``num_classes`` set, called as ``generator(z, labels)``);
+            defaults to ``DCGANGenerator(num_classes=num_classes)`` for 1x28x28 images.
+        discriminator: gives ``1 + num_classes`` outputs per image (source logit, then class logits);
+            defaults to ``DCGANDiscriminator(outputs=1 + num_classes)``.
+        loss: the source loss, any registered ``AdversarialLoss`` (default non-saturating).
+        class_weight: weight of the class term L_C in both players' losses.
+        g_optimizer, d_optimizer, ema_decay, n_grid_samples: see ``GANModule``.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 10,
+        generator: nn.Module | None = None,
+        discriminator: nn.Module | None = None,
+        loss: AdversarialLoss | None = None,
+        class_weight: float = 1.0,
+        g_optimizer: OptimizerCallable = adam_2e4_beta05,
+        d_optimizer: OptimizerCallable = adam_2e4_beta05,
+        ema_decay: float | None = None,
+        n_grid_samples: int = 100,
+    ) -> None:
+        super().__init__(
+            generator if generator is not None else DCGANGenerator(num_classes=num_classes),
+            discriminator if discriminator is not None else DCGANDiscriminator(outputs=1 + num_classes),
+            g_optimizer=g_optimizer,
+            d_optimizer=d_optimizer,
+            ema_decay=ema_decay,
+            n_grid_samples=n_grid_samples,
+        )
+        if self.num_classes != num_classes:
+            raise ValueError(f"the generator takes {self.num_classes} classes but num_classes is {num_classes}")
+        if class_weight < 0:
+            raise ValueError(f"class_weight must be >= 0, got {class_weight}")
+        self.loss = loss if loss is not None else NonSaturatingLoss()
+        self.class_weight = class_weight
+
+    def source_and_class(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """D's two heads: the real/fake logit (N,) and the class logits (N, num_classes)."""
+        out = self.discriminator(images)
+        if out.dim() != 2 or out.shape[1] != 1 + self.num_classes:
+            raise ValueError(f"an ACGAN discriminator gives 1 + {self.num_classes} outputs per image, got {out.shape}")
+        return out[:, 0], out[:, 1:]
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        real, real_labels = batch
+        g_opt, d_opt = self.generator_and_discriminator_optimizers()
+        fake_labels = self.sample_labels(real.shape[0])
+        fake = self.generator(self.sample_latent(real.shape[0]), fake_labels)  # made once, detached for D
+
+        # Discriminator step: maximise L_S + L_C, i.e. minimise the source loss plus both cross-entropies.
+        with self.toggled_optimizer(d_opt):
+            real_source, real_class = self.source_and_class(real)
+            fake_source, fake_class = self.source_and_class(fake.detach())
+            class_loss = F.cross_entropy(real_class, real_labels) + F.cross_entropy(fake_class, fake_labels)
+            d_loss = self.loss.d_loss(real_source, fake_source) + self.class_weight * class_loss
+            d_opt.zero_grad(set_to_none=True)
+            self.manual_backward(d_loss)
+            d_opt.step()
+        self.discriminator_steps += 1
+
+        # Generator step: maximise L_C - L_S, i.e. fool the source head and satisfy the class head.
+        with self.toggled_optimizer(g_opt):
+            source, classes = self.source_and_class(fake)
+            g_class = F.cross_entropy(classes, fake_labels)
+            g_loss = self.loss.g_loss(source) + self.class_weight * g_class
+            g_opt.zero_grad(set_to_none=True)
+            self.manual_backward(g_loss)
+            g_opt.step()
+        self.generator_steps += 1
+        self.update_generator_ema()
+        self.log_train(
+            {
+                "train/d_loss": d_loss,
+                "train/g_loss": g_loss,
+                "train/d_real": self.loss.score(real_source.detach()).mean(),
+                "train/d_fake": self.loss.score(fake_source.detach()).mean(),
+                "train/real_class_accuracy": (real_class.argmax(1) == real_labels).float().mean(),
+                "train/fake_class_accuracy": (classes.detach().argmax(1) == fake_labels).float().mean(),
+            }
+        )
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        """The auxiliary classifier's accuracy on held-out real images, and on fakes made for their labels."""
+        real, labels = batch
+        z = torch.randn(real.shape[0], self.latent_dim, generator=torch.Generator().manual_seed(batch_idx))
+        real_source, real_class = self.source_and_class(real)
+        fake_source, fake_class = self.source_and_class(self.generate(z, labels))
+        values = {
+            "val/d_loss": self.loss.d_loss(real_source, fake_source),
+            "val/g_loss": self.loss.g_loss(fake_source),
+            "val/real_class_accuracy": (real_class.argmax(1) == labels).float().mean(),
+            "val/fake_class_accuracy": (fake_class.argmax(1) == labels).float().mean(),
+        }
+        self.log_dict(values, sync_dist=True)
