@@ -34,25 +34,35 @@ def run_config_of(ckpt: Path) -> Path | None:
 
 
 def datamodule_from(config: Path | None, data: str | None, data_root: str | None) -> LightningDataModule:
-    """The data module named by ``data`` (registry name or import path), else the one in a run config."""
-    from lightning_gans.cli import resolve_name
+    """The data module named by ``data`` (registry name or import path), else the one in a run config.
 
-    init_args: dict[str, Any] = {}
+    Data modules nested in the config (``semi_supervised`` wraps one under ``data``) are built too, and
+    ``data_root`` goes to the innermost one."""
+    spec: dict[str, Any]
     if data is not None:
-        class_path = resolve_name(data, "data")
+        spec = {"class_path": data}
     elif config is not None:
         section = (yaml.safe_load(config.read_text()) or {}).get("data")
         if not isinstance(section, dict) or "class_path" not in section:
             raise ValueError(f"{config} has no data: class_path section; pass --data NAME")
-        class_path = resolve_name(section["class_path"], "data")
-        init_args = dict(section.get("init_args") or {})
+        spec = section
     else:
         raise ValueError(
             "no config.yaml beside the checkpoint's run folder: pass --config RUN/config.yaml or --data NAME"
         )
-    if data_root is not None:
-        init_args["root"] = data_root
-    return import_class(class_path)(**init_args)  # type: ignore[no-any-return]
+    return build_datamodule(spec, data_root)
+
+
+def build_datamodule(spec: dict[str, Any], root: str | None) -> LightningDataModule:
+    from lightning_gans.cli import resolve_name
+
+    init_args = dict(spec.get("init_args") or {})
+    inner = init_args.get("data")
+    if isinstance(inner, dict) and "class_path" in inner:
+        init_args["data"] = build_datamodule(inner, root)
+    elif root is not None:
+        init_args["root"] = root
+    return import_class(resolve_name(spec["class_path"], "data"))(**init_args)  # type: ignore[no-any-return]
 
 
 def split_of(datamodule: LightningDataModule, split: str) -> Any:

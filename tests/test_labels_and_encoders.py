@@ -398,3 +398,16 @@ def test_labels_metric_needs_a_conditional_generator() -> None:
 
     with pytest.raises(ValueError, match="needs a conditional generator"):
         evaluate_checkpoint(registry.variants.create("dcgan"), TinyImages(), "labels", n_real=10, n_fake=10)
+
+
+def test_evaluate_rebuilds_a_nested_data_module_and_passes_the_root_inward(tmp_path: Path) -> None:
+    from lightning_gans.data.idx import FashionMNISTDataModule
+    from lightning_gans.evaluate import build_datamodule
+
+    inner = {"class_path": "lightning_gans.data.idx.FashionMNISTDataModule", "init_args": {"batch_size": 16}}
+    spec = {"class_path": "semi_supervised", "init_args": {"labelled_per_class": 3, "data": inner}}
+    built = build_datamodule(spec, None)
+    assert isinstance(built, SemiSupervisedDataModule) and built.labelled_per_class == 3
+    assert isinstance(built.data, FashionMNISTDataModule) and built.data.batch_size == 16
+    rooted = build_datamodule(spec, str(tmp_path))
+    assert isinstance(rooted, SemiSupervisedDataModule) and rooted.data.root == str(tmp_path)  # type: ignore[attr-defined]

@@ -27,17 +27,25 @@ Two choices differ from the paper, to keep InfoGAN inside the common sampling to
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
+from torch.optim import Adam, Optimizer
 
 from lightning_gans.core.module import GANModule, adam_2e4_beta05
 from lightning_gans.losses.base import AdversarialLoss
 from lightning_gans.losses.gan import NonSaturatingLoss
 from lightning_gans.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+
+
+def adam_1e3_beta05(params: Iterable[Any]) -> Optimizer:
+    """Adam(lr=1e-3, betas=(0.5, 0.999)): the paper's generator learning rate on MNIST (D keeps 2e-4). Measured
+    here, it gave the categorical code far more of the class than 2e-4 did (see README)."""
+    return Adam(params, lr=1e-3, betas=(0.5, 0.999))
 
 
 class InfoGAN(GANModule):
@@ -54,7 +62,8 @@ class InfoGAN(GANModule):
         loss: the adversarial loss (default non-saturating).
         info_weight: lambda for the categorical code (1 in the paper).
         continuous_weight: lambda for the continuous codes (smaller, as the paper advises).
-        g_optimizer, d_optimizer, ema_decay, n_grid_samples: see ``GANModule``.
+        g_optimizer: G's optimiser (default Adam, lr 1e-3, the paper's); D and Q share ``d_optimizer``.
+        d_optimizer, ema_decay, n_grid_samples: see ``GANModule``.
     """
 
     def __init__(
@@ -67,7 +76,7 @@ class InfoGAN(GANModule):
         loss: AdversarialLoss | None = None,
         info_weight: float = 1.0,
         continuous_weight: float = 0.1,
-        g_optimizer: OptimizerCallable = adam_2e4_beta05,
+        g_optimizer: OptimizerCallable = adam_1e3_beta05,
         d_optimizer: OptimizerCallable = adam_2e4_beta05,
         ema_decay: float | None = None,
         n_grid_samples: int = 100,
