@@ -311,6 +311,21 @@ class GANModule(GenerativeModule):
             raise RuntimeError("a GANModule needs exactly two optimisers, (generator, discriminator)")
         return optimizers[0], optimizers[1]
 
+    def update_discriminator(self, d_opt: Any, loss: Tensor) -> None:
+        """One counted D step on ``loss``; call it inside ``toggled_optimizer(d_opt)``."""
+        d_opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        d_opt.step()
+        self.discriminator_steps += 1
+
+    def update_generator(self, g_opt: Any, loss: Tensor) -> None:
+        """One counted G step on ``loss`` (inside ``toggled_optimizer(g_opt)``); the EMA follows it."""
+        g_opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        g_opt.step()
+        self.generator_steps += 1
+        self.update_generator_ema()
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
         checkpoint["lightning_gans"]["discriminator_steps"] = self.discriminator_steps

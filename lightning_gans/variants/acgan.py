@@ -90,21 +90,14 @@ class ACGAN(GANModule):
             fake_source, fake_class = self.source_and_class(fake.detach())
             class_loss = F.cross_entropy(real_class, real_labels) + F.cross_entropy(fake_class, fake_labels)
             d_loss = self.loss.d_loss(real_source, fake_source) + self.class_weight * class_loss
-            d_opt.zero_grad(set_to_none=True)
-            self.manual_backward(d_loss)
-            d_opt.step()
-        self.discriminator_steps += 1
+            self.update_discriminator(d_opt, d_loss)
 
         # Generator step: maximise L_C - L_S, i.e. fool the source head and satisfy the class head.
         with self.toggled_optimizer(g_opt):
             source, classes = self.source_and_class(fake)
             g_class = F.cross_entropy(classes, fake_labels)
             g_loss = self.loss.g_loss(source) + self.class_weight * g_class
-            g_opt.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
-            g_opt.step()
-        self.generator_steps += 1
-        self.update_generator_ema()
+            self.update_generator(g_opt, g_loss)
         self.log_train(
             {
                 "train/d_loss": d_loss,

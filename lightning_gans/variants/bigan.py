@@ -119,19 +119,12 @@ class BiGAN(GANModule):
             real_logits = self.discriminator(real, codes.detach())
             fake_logits = self.discriminator(fake.detach(), z)
             d_loss = self.loss.d_loss(real_logits, fake_logits)
-            d_opt.zero_grad(set_to_none=True)
-            self.manual_backward(d_loss)
-            d_opt.step()
-        self.discriminator_steps += 1
+            self.update_discriminator(d_opt, d_loss)
 
         # G and E step: the same game with the labels swapped.
         with self.toggled_optimizer(g_opt):
             ge_loss = self.loss.d_loss(self.discriminator(fake, z), self.discriminator(real, codes))
-            g_opt.zero_grad(set_to_none=True)
-            self.manual_backward(ge_loss)
-            g_opt.step()
-        self.generator_steps += 1
-        self.update_generator_ema()
+            self.update_generator(g_opt, ge_loss)
         self.log_train(
             {
                 "train/d_loss": d_loss,

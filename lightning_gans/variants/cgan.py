@@ -120,19 +120,12 @@ class ConditionalGAN(GANModule):
             real_logits = self.judge(real, real_labels)
             fake_logits = self.judge(fake.detach(), fake_labels)
             d_loss = self.loss.d_loss(real_logits, fake_logits)
-            d_opt.zero_grad(set_to_none=True)
-            self.manual_backward(d_loss)
-            d_opt.step()
-        self.discriminator_steps += 1
+            self.update_discriminator(d_opt, d_loss)
 
         # Generator step: make D take (G(z | y'), y') for a real pair.
         with self.toggled_optimizer(g_opt):
             g_loss = self.loss.g_loss(self.judge(fake, fake_labels))
-            g_opt.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
-            g_opt.step()
-        self.generator_steps += 1
-        self.update_generator_ema()
+            self.update_generator(g_opt, g_loss)
         self.log_train(
             {
                 "train/d_loss": d_loss,

@@ -105,12 +105,9 @@ class GAN(GANModule):
             real_logits, fake_logits = self.discriminator(real_in), self.discriminator(fake_in)
             d_loss = self.loss.d_loss(real_logits, fake_logits)
             penalty = self.regularisation.penalty(self.discriminator, real_in, fake_in, self.noise_generator)
-            d_opt.zero_grad(set_to_none=True)
-            self.manual_backward(d_loss if penalty is None else d_loss + penalty)
-            d_opt.step()
+            self.update_discriminator(d_opt, d_loss if penalty is None else d_loss + penalty)
             if self.regularisation.weight_clip is not None:
                 clip_weights_(self.discriminator, self.regularisation.weight_clip)
-        self.discriminator_steps += 1
         metrics = {
             "train/d_loss": d_loss,
             "train/d_real": self.loss.score(real_logits.detach()).mean(),
@@ -125,11 +122,7 @@ class GAN(GANModule):
         # Generator step, against the discriminator just updated.
         with self.toggled_optimizer(g_opt):
             g_loss = self.generator_loss(real, fake)
-            g_opt.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
-            g_opt.step()
-        self.generator_steps += 1
-        self.update_generator_ema()
+            self.update_generator(g_opt, g_loss)
         self.log_train({**metrics, "train/g_loss": g_loss})
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:

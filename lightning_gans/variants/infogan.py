@@ -135,20 +135,13 @@ class InfoGAN(GANModule):
             fake_logits, cat_logits, cont_means = self.discriminate(fake.detach())
             d_loss = self.loss.d_loss(real_logits, fake_logits)
             info_loss = self.information_loss(cat_logits, cont_means, codes, z)
-            d_opt.zero_grad(set_to_none=True)
-            self.manual_backward(d_loss + info_loss)
-            d_opt.step()
-        self.discriminator_steps += 1
+            self.update_discriminator(d_opt, d_loss + info_loss)
 
         # G step: fool D, and keep the code recoverable (the same information term, now through G).
         with self.toggled_optimizer(g_opt):
             logits, cat_logits, cont_means = self.discriminate(fake)
             g_loss = self.loss.g_loss(logits) + self.information_loss(cat_logits, cont_means, codes, z)
-            g_opt.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
-            g_opt.step()
-        self.generator_steps += 1
-        self.update_generator_ema()
+            self.update_generator(g_opt, g_loss)
         self.log_train(
             {
                 "train/d_loss": d_loss,

@@ -99,10 +99,7 @@ class SemiSupervisedGAN(GANModule):
                 # log D(x) = log Z - log(Z + 1) = lse - softplus(lse); log(1 - D(G(z))) = -softplus(lse)
                 unsupervised = (F.softplus(real_lse) - real_lse).mean() + F.softplus(fake_lse).mean()
                 d_loss = supervised + self.unsupervised_weight * unsupervised
-            d_opt.zero_grad(set_to_none=True)
-            self.manual_backward(d_loss)
-            d_opt.step()
-        self.discriminator_steps += 1
+            self.update_discriminator(d_opt, d_loss)
         metrics = {"train/d_loss": d_loss, "train/supervised_loss": supervised}
         if fake is None:
             self.log_train(metrics)
@@ -112,11 +109,7 @@ class SemiSupervisedGAN(GANModule):
         with self.toggled_optimizer(g_opt):
             real_features = self.hidden_features(unlabelled).detach().mean(0)
             g_loss = (self.hidden_features(fake).mean(0) - real_features).pow(2).mean()
-            g_opt.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
-            g_opt.step()
-        self.generator_steps += 1
-        self.update_generator_ema()
+            self.update_generator(g_opt, g_loss)
         self.log_train({**metrics, "train/g_loss": g_loss})
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
