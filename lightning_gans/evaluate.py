@@ -109,6 +109,8 @@ def evaluate_checkpoint(
     results = quality.evaluate(lambda n: model.generate_labelled(next(chunks)), n_fake, reset=False)
     described = f"{type(datamodule).__name__} {real_split} split ({len(real)} images)"
     protocol = quality.protocol(described, n_fake).as_dict()
+    if model.num_classes:
+        protocol["labels"] = f"each of the {model.num_classes} labels in turn"
     if truncation is not None:
         protocol["truncation"] = {"psi": truncation, "mode": truncation_mode}
     if pairs_png is not None and "knn" in names:

@@ -388,7 +388,9 @@ def test_sample_label_and_evaluate_labels_on_a_conditional_checkpoint(
     code = main(["evaluate", "--ckpt", ckpt, "--metrics", "labels,classes", "--n_fake", "200", "--n_real", "200",
                  "--out", str(out)])  # fmt: skip
     assert code == 0
-    results = json.loads(out.read_text())["results"]
+    report = json.loads(out.read_text())
+    results = report["results"]
+    assert report["protocol"]["labels"] == "each of the 10 labels in turn"
     assert 0 <= results["label_accuracy"] <= results["label_accuracy_matched"] <= 1
     assert len(results["per_label_accuracy"]) == 10
 
