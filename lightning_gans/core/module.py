@@ -20,7 +20,8 @@ the papers count.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -72,6 +73,17 @@ def real_samples(batch: Tensor | tuple[Tensor, ...] | list[Tensor]) -> Tensor:
     return batch[0] if isinstance(batch, (tuple, list)) else batch
 
 
+@contextmanager
+def evaluating(net: nn.Module) -> Iterator[nn.Module]:
+    """``net`` in eval mode (batch norm's running statistics, no dropout), restored afterwards."""
+    was_training = net.training
+    net.eval()
+    try:
+        yield net
+    finally:
+        net.train(was_training)
+
+
 def _is_plain(value: Any) -> bool:
     if isinstance(value, (str, int, float, bool, type(None))):
         return True
@@ -94,7 +106,6 @@ class GenerativeModule(LightningModule):
     """
 
     fixed_noise: Tensor
-    fixed_labels: Tensor
 
     def __init__(
         self,
@@ -133,7 +144,6 @@ class GenerativeModule(LightningModule):
             self.generator_ema = AveragedModel(generator, multi_avg_fn=ema_with_warmup(ema_decay), use_buffers=True)
             self.generator_ema.requires_grad_(False)  # never trained: DDP must not wait for its gradients
         self.register_buffer("fixed_noise", torch.randn(n_grid_samples, latent_dim))
-        self.register_buffer("fixed_labels", self.balanced_labels(n_grid_samples), persistent=False)
         self.generator_steps = 0
         self._noise_seed = int(torch.randint(0, 2**62, ()).item())  # follows seed_everything
         self._noise: torch.Generator | None = None
@@ -172,6 +182,11 @@ class GenerativeModule(LightningModule):
         """Training noise z ~ N(0, I) from ``noise_generator``."""
         return torch.randn(n, self.latent_dim, device=self.device, generator=self.noise_generator)
 
+    def validation_latents(self, n: int, batch_idx: int) -> Tensor:
+        """Latents for validation batch ``batch_idx``, seeded by it: the same at every validation, and they never
+        consume (so never shift) the training noise."""
+        return torch.randn(n, self.latent_dim, generator=torch.Generator().manual_seed(batch_idx))
+
     def sample_labels(self, n: int) -> Tensor:
         """Training labels for generated samples, uniform over the classes, from ``noise_generator``."""
         return torch.randint(0, self.num_classes, (n,), device=self.device, generator=self.noise_generator)
@@ -203,14 +218,9 @@ class GenerativeModule(LightningModule):
     def generate(self, z: Tensor, labels: Tensor | int | None = None) -> Tensor:
         """Samples in [-1, 1] for given latents (and, for a conditional generator, labels: one class for all,
         one per latent, or ``None`` for every class in turn), in eval mode (batch norm's running statistics)."""
-        net = self.sampling_generator
         labels = self.check_labels(labels, len(z))
-        was_training = net.training
-        net.eval()
-        try:
+        with evaluating(self.sampling_generator) as net:
             return net(z.to(self.device)) if labels is None else net(z.to(self.device), labels)
-        finally:
-            net.train(was_training)
 
     def generate_labelled(self, z: Tensor) -> tuple[Tensor, Tensor | None]:
         """``(samples, the labels they were made for)``: every class in turn, or ``None`` if unconditional."""
@@ -222,9 +232,15 @@ class GenerativeModule(LightningModule):
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
         return self.generate(torch.randn(n, self.latent_dim, generator=rng), labels)
 
+    @property
+    def fixed_labels(self) -> Tensor:
+        """The labels ``sample_fixed`` draws: every class in turn (empty for an unconditional generator)."""
+        return self.balanced_labels(len(self.fixed_noise))
+
     def sample_fixed(self) -> Tensor:
-        """Samples from the fixed grid noise: the same latents at every epoch, so grids show progress."""
-        return self.generate(self.fixed_noise, self.fixed_labels if self.num_classes else None)
+        """Samples from the fixed grid noise: the same latents at every epoch, so grids show progress (and, for
+        a conditional generator, every class in turn: a grid with a column per class)."""
+        return self.generate(self.fixed_noise)
 
     # -- encoding ----------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -232,12 +248,13 @@ class GenerativeModule(LightningModule):
         """Latents of samples ``x``, in eval mode: the point of the latent space that ``generate`` decodes."""
         if self.encoder is None:
             raise ValueError(f"{type(self).__name__} has no encoder (autoencoder, vae and bigan have one)")
-        was_training = self.encoder.training
-        self.encoder.eval()
-        try:
-            return self.encoder(x.to(self.device))
-        finally:
-            self.encoder.train(was_training)
+        with evaluating(self.encoder) as encoder:
+            return encoder(x.to(self.device))
+
+    def generator_and_encoder_parameters(self) -> list[nn.Parameter]:
+        """What the generator's side trains: the generator (decoder) and the encoder, if any."""
+        encoder = list(self.encoder.parameters()) if self.encoder is not None else []
+        return list(self.generator.parameters()) + encoder
 
     def reconstruct(self, x: Tensor) -> Tensor:
         """``generate(encode(x))``: what the model makes of a real sample."""
@@ -299,10 +316,10 @@ class GANModule(GenerativeModule):
             rank_zero_info("GANModule: DDP with find_unused_parameters=True (G and D step on separate passes)")
 
     def configure_optimizers(self) -> tuple[Optimizer, Optimizer]:
-        g_params = list(self.generator.parameters())
-        if self.encoder is not None:  # BiGAN's encoder plays on the generator's side
-            g_params += list(self.encoder.parameters())
-        return self.g_optimizer(g_params), self.d_optimizer(self.discriminator.parameters())
+        # BiGAN's encoder plays on the generator's side
+        return self.g_optimizer(self.generator_and_encoder_parameters()), self.d_optimizer(
+            self.discriminator.parameters()
+        )
 
     def generator_and_discriminator_optimizers(self) -> tuple[Any, Any]:
         """``(g_opt, d_opt)``, checked, so that a variant can never step the wrong net."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
@@ -112,7 +111,7 @@ class ACGAN(GANModule):
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         """The auxiliary classifier's accuracy on held-out real images, and on fakes made for their labels."""
         real, labels = batch
-        z = torch.randn(real.shape[0], self.latent_dim, generator=torch.Generator().manual_seed(batch_idx))
+        z = self.validation_latents(real.shape[0], batch_idx)
         real_source, real_class = self.source_and_class(real)
         fake_source, fake_class = self.source_and_class(self.generate(z, labels))
         values = {

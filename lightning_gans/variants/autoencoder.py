@@ -103,8 +103,7 @@ class Autoencoder(GenerativeModule):
         self.register_buffer("code_std", torch.ones(latent_dim))
 
     def configure_optimizers(self) -> Optimizer:
-        assert self.encoder is not None
-        return self.optimizer(list(self.encoder.parameters()) + list(self.generator.parameters()))
+        return self.optimizer(self.generator_and_encoder_parameters())
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         assert self.encoder is not None

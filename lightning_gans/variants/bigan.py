@@ -137,7 +137,7 @@ class BiGAN(GANModule):
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         """Held-out D loss, and how far G(E(x)) is from x (mean absolute error in [-1, 1] pixels)."""
         real = real_samples(batch)
-        z = torch.randn(real.shape[0], self.latent_dim, generator=torch.Generator().manual_seed(batch_idx))
+        z = self.validation_latents(real.shape[0], batch_idx)
         codes = self.encode(real)
         d_loss = self.loss.d_loss(
             self.discriminator(real, codes), self.discriminator(self.generate(z), z.to(self.device))

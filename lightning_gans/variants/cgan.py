@@ -138,7 +138,7 @@ class ConditionalGAN(GANModule):
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         """Both losses on held-out pairs, with fakes made for the held-out labels (noise seeded by batch)."""
         real, labels = batch
-        z = torch.randn(real.shape[0], self.latent_dim, generator=torch.Generator().manual_seed(batch_idx))
+        z = self.validation_latents(real.shape[0], batch_idx)
         real_logits, fake_logits = self.judge(real, labels), self.judge(self.generate(z, labels), labels)
         values = {
             "val/d_loss": self.loss.d_loss(real_logits, fake_logits),

@@ -128,8 +128,7 @@ class GAN(GANModule):
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         """Both losses on held-out real data: a D that scores train data far above val data is memorising."""
         real = real_samples(batch)
-        # Seeded by batch index so validation never consumes (and so never shifts) the training noise.
-        z = torch.randn(real.shape[0], self.latent_dim, generator=torch.Generator().manual_seed(batch_idx))
+        z = self.validation_latents(real.shape[0], batch_idx)
         fake = self.generate(z)
         real_in, fake_in = self.discriminator_input(real, training=False), self.discriminator_input(fake, False)
         real_logits, fake_logits = self.discriminator(real_in), self.discriminator(fake_in)

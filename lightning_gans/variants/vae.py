@@ -68,8 +68,7 @@ class VAE(GenerativeModule):
         self.optimizer = optimizer
 
     def configure_optimizers(self) -> Optimizer:
-        assert self.encoder is not None
-        return self.optimizer(list(self.encoder.parameters()) + list(self.generator.parameters()))
+        return self.optimizer(self.generator_and_encoder_parameters())
 
     def posterior(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """q(z | x) as (mean, log-variance), each (N, latent_dim)."""
