@@ -94,7 +94,84 @@ def _is_plain(value: Any) -> bool:
     return False
 
 
-class GenerativeModule(LightningModule):
+class TrainingModule(LightningModule):
+    """What every lightning-gans module shares: hyper-parameters kept for checkpoints, the generator and
+    discriminator step counts (saved in checkpoints), and cheap logging of training scalars."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Built through the CLI, hyper-parameters are the recipe's own config (class_path/init_args), which
+        # load_from_checkpoint can rebuild. Objects built in Python cannot be rebuilt from a checkpoint:
+        # they are dropped here and passed again to load_from_checkpoint(...).
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`")
+            self.save_hyperparameters()
+        for key in [k for k, v in self.hparams.items() if not _is_plain(v)]:
+            del self.hparams[key]
+        self.generator_steps = 0
+        self.discriminator_steps = 0
+
+    def log_train(self, metrics: dict[str, Tensor]) -> None:
+        """Log training scalars on the batches the loggers record: every ``trainer.log_every_n_steps``.
+
+        ``self.log`` costs about 1 ms of Python per key (torch.compiler.disable plus a result metric,
+        measured by benchmarks/overhead.py on CPU): four keys on every step were most of Lightning's
+        overhead on a DCGAN step, for values the logger keeps only every n-th step anyway. The progress bar
+        shows the last recorded values. The decision is Lightning's own (``should_update_logs``), so the
+        values logged are the ones flushed; if that private hook ever moves, every step is logged.
+        """
+        connector = getattr(self.trainer, "_logger_connector", None)
+        if getattr(self.trainer, "fast_dev_run", False) or getattr(connector, "should_update_logs", True):
+            self.log_dict(metrics, prog_bar=True)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint.setdefault("lightning_gans", {}).update(
+            generator_steps=self.generator_steps, discriminator_steps=self.discriminator_steps
+        )
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("lightning_gans", {})
+        self.generator_steps = state.get("generator_steps", 0)
+        self.discriminator_steps = state.get("discriminator_steps", 0)
+
+
+class AlternatingUpdates(TrainingModule):
+    """Manual optimisation of a generator side against a discriminator side, with optimisers returned as
+    ``(generator, discriminator)``: the shared half of ``GANModule`` and ``TranslationModule``."""
+
+    def setup(self, stage: str) -> None:
+        # Under DDP each of G and D sits out one of the two backward passes of a step, which plain DDP reports
+        # as "parameters that were not used in producing the loss" (Lightning #20328, #20866). Lightning calls
+        # prepare_for_backward before each manual backward, so unused-parameter detection per pass is exact;
+        # turning it on here makes `strategy=ddp` work for every variant instead of failing at step two.
+        strategy = self.trainer.strategy
+        if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get("find_unused_parameters"):
+            strategy._ddp_kwargs["find_unused_parameters"] = True
+            rank_zero_info(f"{type(self).__name__}: DDP with find_unused_parameters=True (G and D step on separate passes)")
+
+    def generator_and_discriminator_optimizers(self) -> tuple[Any, Any]:
+        """``(g_opt, d_opt)``, checked, so that a variant can never step the wrong net."""
+        optimizers = self.optimizers()
+        if not isinstance(optimizers, list) or len(optimizers) != 2:
+            raise RuntimeError(f"{type(self).__name__} needs exactly two optimisers, (generator, discriminator)")
+        return optimizers[0], optimizers[1]
+
+    def update_discriminator(self, d_opt: Any, loss: Tensor) -> None:
+        """One counted D step on ``loss``; call it inside ``toggled_optimizer(d_opt)``."""
+        d_opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        d_opt.step()
+        self.discriminator_steps += 1
+
+    def update_generator(self, g_opt: Any, loss: Tensor) -> None:
+        """One counted G step on ``loss``; call it inside ``toggled_optimizer(g_opt)``."""
+        g_opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        g_opt.step()
+        self.generator_steps += 1
+
+
+class GenerativeModule(TrainingModule):
     """Shared base of all variants: sampling, conditioning and encoding; see the module docstring.
 
     Args:
@@ -115,15 +192,6 @@ class GenerativeModule(LightningModule):
         n_grid_samples: int = 64,
     ) -> None:
         super().__init__()
-        # Built through the CLI, hyper-parameters are the recipe's own config (class_path/init_args), which
-        # load_from_checkpoint can rebuild. Objects built in Python cannot be rebuilt from a checkpoint:
-        # they are dropped here and passed again to load_from_checkpoint(...).
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`")
-            self.save_hyperparameters()
-        for key in [k for k, v in self.hparams.items() if not _is_plain(v)]:
-            del self.hparams[key]
-
         latent_dim = getattr(generator, "latent_dim", None)
         if not isinstance(latent_dim, int) or latent_dim < 1:
             raise TypeError(
@@ -144,23 +212,9 @@ class GenerativeModule(LightningModule):
             self.generator_ema = AveragedModel(generator, multi_avg_fn=ema_with_warmup(ema_decay), use_buffers=True)
             self.generator_ema.requires_grad_(False)  # never trained: DDP must not wait for its gradients
         self.register_buffer("fixed_noise", torch.randn(n_grid_samples, latent_dim))
-        self.generator_steps = 0
         self._noise_seed = int(torch.randint(0, 2**62, ()).item())  # follows seed_everything
         self._noise: torch.Generator | None = None
         self._noise_state: Tensor | None = None
-
-    def log_train(self, metrics: dict[str, Tensor]) -> None:
-        """Log training scalars on the batches the loggers record: every ``trainer.log_every_n_steps``.
-
-        ``self.log`` costs about 1 ms of Python per key (torch.compiler.disable plus a result metric,
-        measured by benchmarks/overhead.py on CPU): four keys on every step were most of Lightning's
-        overhead on a DCGAN step, for values the logger keeps only every n-th step anyway. The progress bar
-        shows the last recorded values. The decision is Lightning's own (``should_update_logs``), so the
-        values logged are the ones flushed; if that private hook ever moves, every step is logged.
-        """
-        connector = getattr(self.trainer, "_logger_connector", None)
-        if getattr(self.trainer, "fast_dev_run", False) or getattr(connector, "should_update_logs", True):
-            self.log_dict(metrics, prog_bar=True)
 
     def update_generator_ema(self) -> None:
         if self.generator_ema is not None:
@@ -262,22 +316,20 @@ class GenerativeModule(LightningModule):
 
     # -- checkpoints -----------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["lightning_gans"] = {
-            "generator_steps": self.generator_steps,
-            "noise_seed": self._noise_seed,
-            "noise_state": self._noise.get_state() if self._noise is not None else None,
-        }
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["lightning_gans"].update(
+            noise_seed=self._noise_seed, noise_state=self._noise.get_state() if self._noise is not None else None
+        )
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
         state = checkpoint.get("lightning_gans")
-        if state is None:
-            return
-        self.generator_steps = state["generator_steps"]
-        self._noise_seed = state["noise_seed"]
-        self._noise, self._noise_state = None, state["noise_state"]
+        if state is not None:
+            self._noise_seed = state["noise_seed"]
+            self._noise, self._noise_state = None, state["noise_state"]
 
 
-class GANModule(GenerativeModule):
+class GANModule(AlternatingUpdates, GenerativeModule):
     """Shared base of the adversarial variants: a discriminator and alternating (manual) optimisation.
 
     Args:
@@ -303,17 +355,6 @@ class GANModule(GenerativeModule):
         self.discriminator = discriminator
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
-        self.discriminator_steps = 0
-
-    def setup(self, stage: str) -> None:
-        # Under DDP each of G and D sits out one of the two backward passes of a step, which plain DDP reports
-        # as "parameters that were not used in producing the loss" (Lightning #20328, #20866). Lightning calls
-        # prepare_for_backward before each manual backward, so unused-parameter detection per pass is exact;
-        # turning it on here makes `strategy=ddp` work for every variant instead of failing at step two.
-        strategy = self.trainer.strategy
-        if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get("find_unused_parameters"):
-            strategy._ddp_kwargs["find_unused_parameters"] = True
-            rank_zero_info("GANModule: DDP with find_unused_parameters=True (G and D step on separate passes)")
 
     def configure_optimizers(self) -> tuple[Optimizer, Optimizer]:
         # BiGAN's encoder plays on the generator's side
@@ -321,32 +362,7 @@ class GANModule(GenerativeModule):
             self.discriminator.parameters()
         )
 
-    def generator_and_discriminator_optimizers(self) -> tuple[Any, Any]:
-        """``(g_opt, d_opt)``, checked, so that a variant can never step the wrong net."""
-        optimizers = self.optimizers()
-        if not isinstance(optimizers, list) or len(optimizers) != 2:
-            raise RuntimeError("a GANModule needs exactly two optimisers, (generator, discriminator)")
-        return optimizers[0], optimizers[1]
-
-    def update_discriminator(self, d_opt: Any, loss: Tensor) -> None:
-        """One counted D step on ``loss``; call it inside ``toggled_optimizer(d_opt)``."""
-        d_opt.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        d_opt.step()
-        self.discriminator_steps += 1
-
     def update_generator(self, g_opt: Any, loss: Tensor) -> None:
         """One counted G step on ``loss`` (inside ``toggled_optimizer(g_opt)``); the EMA follows it."""
-        g_opt.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        g_opt.step()
-        self.generator_steps += 1
+        super().update_generator(g_opt, loss)
         self.update_generator_ema()
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_save_checkpoint(checkpoint)
-        checkpoint["lightning_gans"]["discriminator_steps"] = self.discriminator_steps
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_load_checkpoint(checkpoint)
-        self.discriminator_steps = checkpoint.get("lightning_gans", {}).get("discriminator_steps", 0)
