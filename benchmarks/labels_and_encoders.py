@@ -30,16 +30,14 @@ with ``root`` set it is the whole 10k test split):
 
 from __future__ import annotations
 
-import json
-import platform
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from lightning.pytorch import Trainer
+from run_folders import report, runs_of
 
 from lightning_gans.callbacks.probe import LinearProbe
 from lightning_gans.checkpoints import load_variant
@@ -49,15 +47,6 @@ from lightning_gans.metrics.features import build_feature_network
 REPO = Path(__file__).resolve().parents[1]
 CONDITIONAL = ["ConditionalGAN", "ACGAN", "InfoGAN"]
 VALIDATED = ["SemiSupervisedGAN", "VAE", "Autoencoder", "BiGAN"]
-
-
-def variant_of(run: Path) -> str | None:
-    """The model class name of a finished run folder (``None`` if it is not one)."""
-    config = run / "config.yaml"
-    if not (run / "checkpoints/last.ckpt").is_file() or not config.is_file():
-        return None
-    model = (yaml.safe_load(config.read_text()) or {}).get("model") or {}
-    return str(model.get("class_path", "")).rsplit(".", 1)[-1] or None
 
 
 def judge_on_real(run: Path) -> dict[str, Any]:
@@ -72,9 +61,9 @@ def judge_on_real(run: Path) -> dict[str, Any]:
 def conditional_row(run: Path) -> dict[str, Any]:
     model = load_variant(run / "checkpoints/last.ckpt")
     data = datamodule_from(run / "config.yaml", None, None)
-    report = evaluate_checkpoint(model, data, "fid,classes,labels", n_real=10_000, n_fake=10_000)
+    evaluation = evaluate_checkpoint(model, data, "fid,classes,labels", n_real=10_000, n_fake=10_000)
     keep = ["label_accuracy", "label_accuracy_matched", "label_mapping", "per_label_accuracy", "fid", "class_kl"]
-    results = {k: report["results"][k] for k in keep}
+    results = {k: evaluation["results"][k] for k in keep}
     return {**results, **judge_on_real(run), "generator_steps": model.generator_steps}
 
 
@@ -92,32 +81,13 @@ def main(runs: Path = REPO / "runs", out: Path = REPO / "benchmarks/results/labe
     """Measure every row whose run exists under ``runs``; print a table and write JSON."""
     warnings.filterwarnings("ignore")
     torch.manual_seed(0)
-    found = {run: variant_of(run) for run in sorted(runs.iterdir()) if run.is_dir()}
-    present = {run: kind for run, kind in found.items() if kind in CONDITIONAL + VALIDATED}
-    if not present:
-        raise SystemExit(f"no runs of these variants under {runs}: train the recipes first (see the docstring)")
+    present = runs_of(runs, CONDITIONAL + VALIDATED)
     rows: dict[str, Any] = {}
     for run, kind in present.items():
         start = time.time()
         row = conditional_row(run) if kind in CONDITIONAL else validated_row(run)
         rows[run.name] = {"variant": kind, **row, "seconds": round(time.time() - start, 1)}
-    print("Protocol" + __doc__.split("Protocol")[1].split("\n\n")[0])
-    print("\n| row | result |\n|---|---|")
-    for name, row in rows.items():
-        shown = ", ".join(
-            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if not isinstance(v, list)
-        )
-        print(f"| {name} | {shown} |")
-    report = {
-        "protocol": __doc__.split("Protocol")[1].strip(),
-        "runs": str(runs),
-        "rows": rows,
-        "hardware": f"{platform.machine()}, {torch.get_num_threads()} threads",
-        "torch": torch.__version__,
-    }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"\nwrote {out}")
+    report(__doc__, runs, rows, out)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import torch
 
-from lightning_gans.core.module import GenerativeModule
+from lightning_gans.core.module import GenerativeModule, TrainingModule
+from lightning_gans.core.translation import TranslationModule
 from lightning_gans.registry import import_class
 
 
-def load_variant(path: str | Path, map_location: str = "cpu") -> GenerativeModule:
-    """The variant saved in ``path``, in eval mode.
+def load_module(path: str | Path, map_location: str = "cpu") -> TrainingModule:
+    """The module saved in ``path`` by ``lightning-gans fit``, in eval mode.
 
     The CLI stores the recipe's model config (``class_path``/``init_args``) as the checkpoint's
     hyper-parameters; Lightning rebuilds the nets from it, so this works for plugin parts too.
@@ -27,8 +28,28 @@ def load_variant(path: str | Path, map_location: str = "cpu") -> GenerativeModul
             "fit`. Load it in Python with YourVariant.load_from_checkpoint(path, generator=..., discriminator=...)."
         )
     model = import_class(class_path).load_from_checkpoint(path, map_location=map_location)
-    if not isinstance(model, GenerativeModule):
-        raise TypeError(
-            f"{class_path} is not a GenerativeModule (a lightning-gans variant) with a generator to sample from"
-        )
+    if not isinstance(model, TrainingModule):
+        raise TypeError(f"{class_path} is not a lightning-gans variant")
     return model.eval()
+
+
+def load_variant(path: str | Path, map_location: str = "cpu") -> GenerativeModule:
+    """The generative variant (one that samples) saved in ``path``, in eval mode."""
+    model = load_module(path, map_location)
+    if isinstance(model, TranslationModule):
+        raise TypeError(
+            f"{type(model).__name__} translates images rather than sampling them: `lightning-gans translate --ckpt "
+            f"{path}` applies it to your images, and `lightning-gans validate --config RUN/config.yaml --ckpt_path "
+            f"{path}` reports its validation metrics"
+        )
+    if not isinstance(model, GenerativeModule):
+        raise TypeError(f"{type(model).__name__} is not a GenerativeModule with a generator to sample from")
+    return model
+
+
+def load_translation(path: str | Path, map_location: str = "cpu") -> TranslationModule:
+    """The image-to-image variant (pix2pix, cyclegan, srgan, ...) saved in ``path``, in eval mode."""
+    model = load_module(path, map_location)
+    if not isinstance(model, TranslationModule):
+        raise TypeError(f"{type(model).__name__} is not an image-to-image variant (it has no translate)")
+    return model

@@ -1,4 +1,5 @@
-"""``lightning-gans``: LightningCLI for ``fit``/``validate``/``test``, plus ``list`` and ``sample``.
+"""``lightning-gans``: LightningCLI for ``fit``/``validate``/``test``, plus ``list``, ``sample``, ``translate``
+and ``evaluate``.
 
 Recipes may name a part by registry name wherever LightningCLI expects a ``class_path``
 (``class_path: dcgan``, ``--model.generator mlp``). Names are rewritten to the registered class's import
@@ -295,7 +296,57 @@ def sample_command(argv: Sequence[str]) -> int:
     return 0
 
 
-USAGE = """usage: lightning-gans {fit,validate,test,predict,list,sample,evaluate} ...
+# -- translate -------------------------------------------------------------------------------------------
+def translate_command(argv: Sequence[str]) -> int:
+    from torchvision.datasets.folder import default_loader
+
+    from lightning_gans.checkpoints import load_translation
+    from lightning_gans.data.pairs import image_files
+    from lightning_gans.data.vision import image_transform
+    from lightning_gans.images import save_picture, to_uint8
+
+    parser = argparse.ArgumentParser(
+        prog="lightning-gans translate",
+        description="Apply an image-to-image checkpoint (pix2pix, cyclegan, srgan) to an image or a folder of them.",
+    )
+    parser.add_argument("--ckpt", required=True, help="a checkpoint written by `lightning-gans fit`")
+    parser.add_argument("--input", required=True, help="an image file, or a folder searched recursively")
+    parser.add_argument(
+        "--out", default="translated", help="folder for the PNGs, same relative names (default translated)"
+    )
+    parser.add_argument(
+        "--image_size",
+        type=int,
+        default=None,
+        help="resize (short side) and centre-crop to this first (default: as is)",
+    )
+    parser.add_argument("--reverse", action="store_true", help="translate B -> A (CycleGAN's second generator)")
+    args = parser.parse_args(argv)
+    try:
+        model = load_translation(args.ckpt)
+    except (FileNotFoundError, ValueError, TypeError) as error:
+        parser.error(str(error))
+    translate = getattr(model, "translate_back", None) if args.reverse else model.translate
+    if translate is None:
+        parser.error(f"{type(model).__name__} translates one way only: drop --reverse")
+    generator = getattr(model, "generator_ba", None) if args.reverse else model.generator
+    transform = image_transform(args.image_size, getattr(generator, "in_channels", 3))
+    source = Path(args.input)
+    try:
+        files = {source.stem: source} if source.is_file() else image_files(source)
+    except FileNotFoundError as error:
+        parser.error(str(error))
+    for name, path in files.items():
+        try:
+            output = translate(transform(default_loader(str(path)))[None])[0]
+        except (RuntimeError, ValueError) as error:
+            parser.error(f"{path}: {error} (--image_size resizes the inputs)")
+        save_picture(to_uint8(output).expand(3, -1, -1), Path(args.out) / f"{name}.png")
+    print(f"wrote {len(files)} translated image(s) to {args.out}")
+    return 0
+
+
+USAGE = """usage: lightning-gans {fit,validate,test,predict,list,sample,translate,evaluate} ...
 
   fit --config recipes/NAME.yaml      train (LightningCLI; also validate, test, --print_config)
   list [KIND]                         registered variants, generators, discriminators, losses, datamodules,
@@ -304,6 +355,9 @@ USAGE = """usage: lightning-gans {fit,validate,test,predict,list,sample,evaluate
                                       samples from a trained checkpoint (also --label K, --truncation,
                                       --interpolate spherical, --arithmetic '0,1,2 - 3,4,5 + 6,7,8',
                                       --vary_latent I)
+  translate --ckpt FILE --input DIR --out DIR
+                                      apply an image-to-image checkpoint (pix2pix, cyclegan, srgan) to your
+                                      images (also --reverse for CycleGAN's B -> A, --image_size)
   evaluate --ckpt FILE --metrics fid,kid,is,prdc,classes,knn,birthday
                                       sample-quality table and JSON with its protocol
 
@@ -321,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return list_command(args[1:])
         if args[0] == "sample":
             return sample_command(args[1:])
+        if args[0] == "translate":
+            return translate_command(args[1:])
         if args[0] == "evaluate":
             from lightning_gans.evaluate import evaluate_command  # imported on use: keeps `list` fast
 

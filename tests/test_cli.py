@@ -130,4 +130,4 @@ def test_console_script_is_installed() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "lightning_gans", "--help"], capture_output=True, text=True, check=True
     )
-    assert "lightning-gans {fit,validate,test,predict,list,sample,evaluate}" in result.stdout
+    assert "lightning-gans {fit,validate,test,predict,list,sample,translate,evaluate}" in result.stdout

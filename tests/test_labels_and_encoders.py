@@ -30,7 +30,11 @@ from lightning_gans.metrics.conditional import ConditionalAccuracy, matched_accu
 from lightning_gans.metrics.features import FeatureNetwork
 from lightning_gans.variants.gan import GAN
 
-NEW_VARIANTS = [name for name in registry.variants.names() if not issubclass(registry.variants.load(name), GAN)]
+NEW_VARIANTS = [
+    name
+    for name in registry.variants.names()
+    if issubclass(registry.variants.load(name), GenerativeModule) and not issubclass(registry.variants.load(name), GAN)
+]
 
 
 class TinyImages(GANDataModule):

@@ -21,10 +21,19 @@ def assert_every_parameter_gets_a_gradient(module: nn.Module, loss: torch.Tensor
 
 @pytest.mark.parametrize("name", registry.generators.names())
 def test_registered_generator_contract(name: str) -> None:
+    """Noise -> image generators say their ``latent_dim``; image -> image ones their ``in_channels``,
+    ``out_channels`` and ``scale`` (output side / input side), and map a 28/scale-pixel input to 1x28x28."""
     torch.manual_seed(0)
     generator = registry.generators.create(name)
-    assert isinstance(generator.latent_dim, int) and generator.latent_dim > 0
-    out = generator(torch.randn(4, generator.latent_dim))
+    if hasattr(generator, "latent_dim"):
+        assert isinstance(generator.latent_dim, int) and generator.latent_dim > 0
+        inputs = torch.randn(4, generator.latent_dim)
+    else:
+        assert {"in_channels", "out_channels", "scale"} <= set(dir(generator)), f"{name} says neither kind"
+        assert generator.out_channels == DEFAULT_SHAPE[0]
+        side = DEFAULT_SHAPE[1] // generator.scale
+        inputs = torch.rand(4, generator.in_channels, side, side) * 2 - 1
+    out = generator(inputs)
     assert out.shape == (4, *DEFAULT_SHAPE)
     assert torch.isfinite(out).all()
     assert out.min() >= -1 and out.max() <= 1, "images live in [-1, 1] inside models"
@@ -33,10 +42,11 @@ def test_registered_generator_contract(name: str) -> None:
 
 @pytest.mark.parametrize("name", registry.discriminators.names())
 def test_registered_discriminator_contract(name: str) -> None:
+    """One logit per sample (N,), or a map of per-patch logits (N, H', W') for PatchGAN-style nets."""
     torch.manual_seed(0)
     discriminator = registry.discriminators.create(name)
     logits = discriminator(torch.rand(4, *DEFAULT_SHAPE) * 2 - 1)
-    assert logits.shape == (4,)
+    assert logits.shape[0] == 4 and logits.dim() in (1, 3)
     assert torch.isfinite(logits).all()
     assert_every_parameter_gets_a_gradient(discriminator, logits.square().mean())
 

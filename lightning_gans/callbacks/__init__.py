@@ -4,6 +4,15 @@ from lightning_gans.callbacks.budget import CPUBudget
 from lightning_gans.callbacks.modes import ModeCoverageCallback
 from lightning_gans.callbacks.probe import LinearProbe
 from lightning_gans.callbacks.quality import SampleQualityCallback
-from lightning_gans.callbacks.samples import SampleGrid
+from lightning_gans.callbacks.samples import SampleGrid, TranslationGrid
+from lightning_gans.callbacks.translation import TranslatedClassAccuracy
 
-__all__ = ["CPUBudget", "LinearProbe", "ModeCoverageCallback", "SampleGrid", "SampleQualityCallback"]
+__all__ = [
+    "CPUBudget",
+    "LinearProbe",
+    "ModeCoverageCallback",
+    "SampleGrid",
+    "SampleQualityCallback",
+    "TranslatedClassAccuracy",
+    "TranslationGrid",
+]

@@ -1,5 +1,6 @@
-"""Sample grids from fixed noise (and reconstructions, for models with an encoder): PNGs in the run
-directory and images in W&B, every few epochs."""
+"""Pictures of training progress, as PNGs in the run directory and images in W&B every few epochs: sample
+grids from fixed noise (and reconstructions, for models with an encoder), and the input/output/target rows
+of image-to-image variants."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import WandbLogger
 from torch import Tensor
 
-from lightning_gans.core.module import GenerativeModule, real_samples
+from lightning_gans.core.module import GenerativeModule, TrainingModule, real_samples
+from lightning_gans.core.translation import TranslationModule
 from lightning_gans.images import sample_picture, save_picture
 
 
@@ -47,27 +49,42 @@ class SampleGrid(Callback):
         reference = self._reference(trainer) if samples.dim() == 2 or module.encoder is not None else None
         nrow = self.nrow or module.num_classes or None
         picture = sample_picture(samples, nrow, reference if samples.dim() == 2 else None)
-        self.last_path = self.publish(trainer, module, "samples", "", picture)
+        self.last_path = publish(trainer, module, "samples", picture, self.dirpath)
         if module.encoder is not None and reference is not None and reference.dim() == 4:
-            self.publish(trainer, module, "reconstructions", "recon_", reconstruction_picture(module, reference))
-
-    def publish(self, trainer: Trainer, module: GenerativeModule, key: str, prefix: str, picture: Tensor) -> Path:
-        """``picture`` as ``<prefix>epoch=NNN.png`` and ``<prefix>last.png``, and to each W&B logger as ``key``."""
-        folder = Path(self.dirpath or Path(trainer.default_root_dir) / "samples")
-        save_picture(picture, folder / f"{prefix}epoch={trainer.current_epoch:03d}.png")
-        caption = f"epoch {trainer.current_epoch}, generator step {module.generator_steps}"
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                logger.log_image(key, [picture.permute(1, 2, 0).numpy()], step=trainer.global_step, caption=[caption])
-        return save_picture(picture, folder / f"{prefix}last.png")
+            publish(
+                trainer, module, "reconstructions", reconstruction_picture(module, reference), self.dirpath, "recon_"
+            )
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not isinstance(pl_module, GenerativeModule):
-            raise TypeError(f"SampleGrid needs a GenerativeModule, got {type(pl_module).__name__}")
-        last_epoch = trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
-        due = (trainer.current_epoch + 1) % self.every_n_epochs == 0 or last_epoch or trainer.should_stop
-        if due and trainer.is_global_zero:
+            raise TypeError(
+                f"SampleGrid needs a GenerativeModule, got {type(pl_module).__name__} (image-to-image variants use "
+                "TranslationGrid)"
+            )
+        if due(trainer, self.every_n_epochs):
             self.draw(trainer, pl_module)
+
+
+def due(trainer: Trainer, every_n_epochs: int) -> bool:
+    """Whether a grid is due at the end of this epoch: every n-th, the last, and on rank zero only."""
+    last_epoch = trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
+    return trainer.is_global_zero and (
+        (trainer.current_epoch + 1) % every_n_epochs == 0 or last_epoch or trainer.should_stop
+    )
+
+
+def publish(
+    trainer: Trainer, module: TrainingModule, key: str, picture: Tensor, dirpath: str | None, prefix: str = ""
+) -> Path:
+    """``picture`` as ``<dirpath>/<prefix>epoch=NNN.png`` and ``<prefix>last.png`` (``dirpath`` defaults to
+    ``<default_root_dir>/samples``), and to each W&B logger under ``key``."""
+    folder = Path(dirpath or Path(trainer.default_root_dir) / "samples")
+    save_picture(picture, folder / f"{prefix}epoch={trainer.current_epoch:03d}.png")
+    caption = f"epoch {trainer.current_epoch}, generator step {module.generator_steps}"
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            logger.log_image(key, [picture.permute(1, 2, 0).numpy()], step=trainer.global_step, caption=[caption])
+    return save_picture(picture, folder / f"{prefix}last.png")
 
 
 def reconstruction_picture(module: GenerativeModule, images: Tensor, columns: int = 8, rows: int = 4) -> Tensor:
@@ -76,3 +93,47 @@ def reconstruction_picture(module: GenerativeModule, images: Tensor, columns: in
     recon = module.reconstruct(real)
     pairs = torch.cat([torch.cat([r, c]) for r, c in zip(real.split(columns), recon.split(columns))])
     return sample_picture(pairs, columns)
+
+
+class TranslationGrid(Callback):
+    """Image-to-image results on fixed validation images every ``every_n_epochs`` epochs: one column per
+    image, one row per stage (``picture_rows``: input, output, target for paired data; a, G(a), F(G(a)), b,
+    F(b), G(F(b)) for CycleGAN; low resolution, bicubic, output, original for SRGAN).
+
+    PNGs go to ``dirpath`` (default ``<trainer.default_root_dir>/samples``) as ``epoch=NNN.png`` and
+    ``last.png``; each W&B logger gets the picture under ``translations``.
+
+    Args:
+        every_n_epochs: how often to draw (and always after the last epoch).
+        n_images: validation images (columns) shown, the first of the first validation batches.
+        dirpath: where the PNGs go.
+    """
+
+    def __init__(self, every_n_epochs: int = 1, n_images: int = 8, dirpath: str | None = None) -> None:
+        if every_n_epochs < 1 or n_images < 1:
+            raise ValueError(f"every_n_epochs and n_images must be >= 1, got {every_n_epochs} and {n_images}")
+        self.every_n_epochs = every_n_epochs
+        self.n_images = n_images
+        self.dirpath = dirpath
+        self.last_path: Path | None = None
+
+    def fixed_pairs(self, trainer: Trainer) -> tuple[Tensor, Tensor]:
+        datamodule = getattr(trainer, "datamodule", None)
+        if datamodule is None:
+            raise RuntimeError("TranslationGrid needs a data module with a val_dataloader")
+        a_parts, b_parts = [], []
+        for a, b in datamodule.val_dataloader():
+            a_parts.append(a)
+            b_parts.append(b)
+            if sum(len(x) for x in a_parts) >= self.n_images:
+                break
+        return torch.cat(a_parts)[: self.n_images], torch.cat(b_parts)[: self.n_images]
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not isinstance(pl_module, TranslationModule):
+            raise TypeError(f"TranslationGrid needs a TranslationModule, got {type(pl_module).__name__}")
+        if due(trainer, self.every_n_epochs):
+            rows = pl_module.picture_rows(*self.fixed_pairs(trainer))
+            channels = max(row.shape[1] for row in rows)  # grey and colour domains side by side
+            picture = sample_picture(torch.cat([row.expand(-1, channels, -1, -1) for row in rows]), len(rows[0]))
+            self.last_path = publish(trainer, pl_module, "translations", picture, self.dirpath)

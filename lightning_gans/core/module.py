@@ -1,6 +1,11 @@
 """The small bases every variant shares.
 
-``GenerativeModule`` is what every variant needs, adversarial or not, and nothing of any one algorithm:
+``TrainingModule`` is what every module has: hyper-parameters kept for checkpoints, the generator and
+discriminator step counts (saved in checkpoints) and cheap logging of training scalars. ``AlternatingUpdates``
+adds manual optimisation of a generator side against a discriminator side: optimisers returned as
+``(generator, discriminator)``, one counted step helper for each, and the DDP setting they need.
+
+``GenerativeModule`` is what every sampling variant needs, adversarial or not, and nothing of any one algorithm:
 
 * a generator (or decoder) from a latent space, optionally conditioned on a class label (a generator with
   a positive ``num_classes`` attribute takes ``(z, labels)``), and optionally an encoder back to it;
@@ -10,11 +15,11 @@
 * an optional exponential moving average of the generator alone (not of the discriminator, which
   Lightning's ``EMAWeightAveraging`` would also average), saved in checkpoints and used for sampling.
 
-``GANModule`` adds the discriminator and manual optimisation, with optimisers returned as
-``(generator, discriminator)``, and its own iteration counters: ``trainer.global_step`` counts every
-optimiser step (Lightning #17958), so a variant that takes ``n_critic`` discriminator steps per generator
-step advances it by ``1 + 1/n_critic`` per batch; ``generator_steps`` / ``discriminator_steps`` count what
-the papers count.
+``GANModule`` is a ``GenerativeModule`` with ``AlternatingUpdates`` and a discriminator. Its counters are its
+own: ``trainer.global_step`` counts every optimiser step (Lightning #17958), so a variant that takes
+``n_critic`` discriminator steps per generator step advances it by ``1 + 1/n_critic`` per batch;
+``generator_steps`` / ``discriminator_steps`` count what the papers count. The image-to-image variants have
+no latent space: their base is ``lightning_gans.core.translation.TranslationModule``.
 """
 
 from __future__ import annotations
@@ -147,7 +152,9 @@ class AlternatingUpdates(TrainingModule):
         strategy = self.trainer.strategy
         if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get("find_unused_parameters"):
             strategy._ddp_kwargs["find_unused_parameters"] = True
-            rank_zero_info(f"{type(self).__name__}: DDP with find_unused_parameters=True (G and D step on separate passes)")
+            rank_zero_info(
+                f"{type(self).__name__}: DDP with find_unused_parameters=True (G and D step on separate passes)"
+            )
 
     def generator_and_discriminator_optimizers(self) -> tuple[Any, Any]:
         """``(g_opt, d_opt)``, checked, so that a variant can never step the wrong net."""

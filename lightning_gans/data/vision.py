@@ -13,9 +13,12 @@ from lightning_gans.data.base import GANDataModule
 TorchvisionName = Literal["mnist", "fashion_mnist", "kmnist", "cifar10", "celeba"]
 
 
-def image_transform(image_size: int, channels: int) -> transforms.Compose:
-    """Resize the short side, centre-crop, then map to [-1, 1] as every model here expects."""
-    steps: list[object] = [transforms.Resize(image_size), transforms.CenterCrop(image_size)]
+def image_transform(image_size: int | None, channels: int) -> transforms.Compose:
+    """Resize the short side and centre-crop (unless ``image_size`` is ``None``), then map to [-1, 1] as every
+    model here expects."""
+    steps: list[object] = (
+        [] if image_size is None else [transforms.Resize(image_size), transforms.CenterCrop(image_size)]
+    )
     if channels == 1:
         steps.append(transforms.Grayscale(1))
     steps += [transforms.ToTensor(), transforms.Normalize([0.5] * channels, [0.5] * channels)]

@@ -1,6 +1,22 @@
-"""Generators and discriminators."""
+"""Generators and discriminators: noise -> image (DCGAN, MLP) and image -> image (U-Net, ResNet, SRResNet)."""
 
 from lightning_gans.nets.dcgan import DCGANDiscriminator, DCGANEncoder, DCGANGenerator, dcgan_init
 from lightning_gans.nets.mlp import MLPDiscriminator, MLPGenerator
+from lightning_gans.nets.patchgan import PatchGANDiscriminator
+from lightning_gans.nets.resnet import ResNetGenerator
+from lightning_gans.nets.srresnet import SRGANDiscriminator, SRResNet
+from lightning_gans.nets.unet import UNetGenerator
 
-__all__ = ["DCGANDiscriminator", "DCGANEncoder", "DCGANGenerator", "MLPDiscriminator", "MLPGenerator", "dcgan_init"]
+__all__ = [
+    "DCGANDiscriminator",
+    "DCGANEncoder",
+    "DCGANGenerator",
+    "MLPDiscriminator",
+    "MLPGenerator",
+    "PatchGANDiscriminator",
+    "ResNetGenerator",
+    "SRGANDiscriminator",
+    "SRResNet",
+    "UNetGenerator",
+    "dcgan_init",
+]
