@@ -81,19 +81,23 @@ def measure(run: Path) -> dict[str, Any]:
     row = {k.removeprefix("val/"): round(float(v), 4) for k, v in metrics.items()}
     if unpaired_classes:
         row.update({k: round(v, 4) for k, v in judge_untranslated(data).items()})  # type: ignore[arg-type]
-    return {**row, "generator_steps": model.generator_steps, "content_loss": getattr(model, "content_loss_name", None)}
+    extra = {"adversarial_weight": getattr(model, "adversarial_weight", None)}
+    if hasattr(model, "content_loss_name"):
+        extra["content_loss"] = model.content_loss_name
+    return {**row, **extra, "generator_steps": model.generator_steps}
 
 
 def bars(rows: dict[str, Any]) -> list[str]:
     """The README's bars, where both rows of a comparison exist."""
     lines = []
-    gan, l1 = rows.get("pix2pix_fashion_edges"), rows.get("pix2pix_l1_fashion_edges")
-    if gan and l1:
-        met = gan["l1"] < l1["l1"] and gan["ssim"] > l1["ssim"]
-        lines.append(
-            f"pix2pix vs L1 alone: L1 {gan['l1']:.4f} vs {l1['l1']:.4f}, SSIM {gan['ssim']:.4f} vs {l1['ssim']:.4f}"
-            f" -> {'met' if met else 'MISSED'}"
-        )
+    for name, gan in rows.items():  # each pix2pix run against the run of the same name with "_l1" added
+        l1 = rows.get(name.replace("pix2pix_", "pix2pix_l1_", 1))
+        if gan["variant"] == "Pix2Pix" and "_l1_" not in name and l1 is not None:
+            met = gan["l1"] < l1["l1"] and gan["ssim"] > l1["ssim"]
+            lines.append(
+                f"{name} vs L1 alone: L1 {gan['l1']:.4f} vs {l1['l1']:.4f}, SSIM {gan['ssim']:.4f} vs "
+                f"{l1['ssim']:.4f}, PSNR {gan['psnr']:.2f} vs {l1['psnr']:.2f} dB -> {'met' if met else 'MISSED'}"
+            )
     for name, row in rows.items():
         if "translated_accuracy" in row:
             met = min(row["translated_accuracy_ab"], row["translated_accuracy_ba"]) >= 0.9
