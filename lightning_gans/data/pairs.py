@@ -115,13 +115,10 @@ class SuperResolutionDataModule(WrappingDataModule):
         self.scale = scale
 
     def derive(self, split: Dataset) -> Dataset:
-        return DerivedPairs(split, partial(bicubic_downsample, scale=self.scale))
-
-    def setup(self, stage: str | None = None) -> None:
-        super().setup(stage)
-        image = real_samples(self.data.train_set[0])  # type: ignore[index]
+        image = real_samples(split[0])
         if image.shape[-1] % self.scale or image.shape[-2] % self.scale:
             raise ValueError(f"images of {tuple(image.shape[-2:])} pixels cannot be downsampled x{self.scale} exactly")
+        return DerivedPairs(split, partial(bicubic_downsample, scale=self.scale))
 
 
 # -- unpaired --------------------------------------------------------------------------------------------
