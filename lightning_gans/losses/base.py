@@ -27,5 +27,12 @@ class AdversarialLoss(ABC):
         """What ``train/d_real`` and ``train/d_fake`` report: D's probability that the input is real."""
         return torch.sigmoid(logits)
 
+    def scores(self, real_logits: Tensor, fake_logits: Tensor, split: str = "train") -> dict[str, Tensor]:
+        """``{split}/d_real`` and ``{split}/d_fake``: the mean ``score`` of a real and a generated batch (detached)."""
+        return {
+            f"{split}/d_real": self.score(real_logits.detach()).mean(),
+            f"{split}/d_fake": self.score(fake_logits.detach()).mean(),
+        }
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

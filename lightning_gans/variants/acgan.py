@@ -101,8 +101,7 @@ class ACGAN(GANModule):
             {
                 "train/d_loss": d_loss,
                 "train/g_loss": g_loss,
-                "train/d_real": self.loss.score(real_source.detach()).mean(),
-                "train/d_fake": self.loss.score(fake_source.detach()).mean(),
+                **self.loss.scores(real_source, fake_source),
                 "train/real_class_accuracy": (real_class.argmax(1) == real_labels).float().mean(),
                 "train/fake_class_accuracy": (classes.detach().argmax(1) == fake_labels).float().mean(),
             }

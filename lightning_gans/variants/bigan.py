@@ -129,8 +129,7 @@ class BiGAN(GANModule):
             {
                 "train/d_loss": d_loss,
                 "train/g_loss": ge_loss,
-                "train/d_real": self.loss.score(real_logits.detach()).mean(),
-                "train/d_fake": self.loss.score(fake_logits.detach()).mean(),
+                **self.loss.scores(real_logits, fake_logits),
             }
         )
 

@@ -130,8 +130,7 @@ class ConditionalGAN(GANModule):
             {
                 "train/d_loss": d_loss,
                 "train/g_loss": g_loss,
-                "train/d_real": self.loss.score(real_logits.detach()).mean(),
-                "train/d_fake": self.loss.score(fake_logits.detach()).mean(),
+                **self.loss.scores(real_logits, fake_logits),
             }
         )
 
@@ -143,7 +142,6 @@ class ConditionalGAN(GANModule):
         values = {
             "val/d_loss": self.loss.d_loss(real_logits, fake_logits),
             "val/g_loss": self.loss.g_loss(fake_logits),
-            "val/d_real": self.loss.score(real_logits).mean(),
-            "val/d_fake": self.loss.score(fake_logits).mean(),
+            **self.loss.scores(real_logits, fake_logits, "val"),
         }
         self.log_dict(values, sync_dist=True)

@@ -146,8 +146,7 @@ class CycleGAN(TranslationModule):
                 **metrics,
                 "train/g_loss": g_loss,
                 "train/d_loss": d_loss_a + d_loss_b,
-                "train/d_real": self.loss.score(real_b_logits.detach()).mean(),
-                "train/d_fake": self.loss.score(fake_b_logits.detach()).mean(),
+                **self.loss.scores(real_b_logits, fake_b_logits),
             }
         )
 

@@ -110,8 +110,7 @@ class GAN(GANModule):
                 clip_weights_(self.discriminator, self.regularisation.weight_clip)
         metrics = {
             "train/d_loss": d_loss,
-            "train/d_real": self.loss.score(real_logits.detach()).mean(),
-            "train/d_fake": self.loss.score(fake_logits.detach()).mean(),
+            **self.loss.scores(real_logits, fake_logits),
         }
         if penalty is not None:
             metrics["train/d_penalty"] = penalty
@@ -135,7 +134,6 @@ class GAN(GANModule):
         values: dict[str, Tensor] = {
             "val/d_loss": self.loss.d_loss(real_logits, fake_logits),
             "val/g_loss": self.loss.g_loss(fake_logits),
-            "val/d_real": self.loss.score(real_logits).mean(),
-            "val/d_fake": self.loss.score(fake_logits).mean(),
+            **self.loss.scores(real_logits, fake_logits, "val"),
         }
         self.log_dict(values, sync_dist=True)

@@ -147,8 +147,7 @@ class InfoGAN(GANModule):
                 "train/d_loss": d_loss,
                 "train/g_loss": g_loss,
                 "train/info_loss": info_loss,
-                "train/d_real": self.loss.score(real_logits.detach()).mean(),
-                "train/d_fake": self.loss.score(fake_logits.detach()).mean(),
+                **self.loss.scores(real_logits, fake_logits),
                 "train/code_accuracy": (cat_logits.detach().argmax(1) == codes).float().mean(),
             }
         )

@@ -88,8 +88,7 @@ class Pix2Pix(TranslationModule):
                 d_loss = 0.5 * self.loss.d_loss(real_logits, fake_logits)
                 self.update_discriminator(d_opt, d_loss)
             metrics["train/d_loss"] = d_loss
-            metrics["train/d_real"] = self.loss.score(real_logits.detach()).mean()
-            metrics["train/d_fake"] = self.loss.score(fake_logits.detach()).mean()
+            metrics.update(self.loss.scores(real_logits, fake_logits))
 
         with self.toggled_optimizer(g_opt):
             l1 = (fake - b).abs().mean()
