@@ -1,4 +1,4 @@
-"""What the data modules share: a resumable shuffle and the train/val loaders."""
+"""What the data modules share: a resumable shuffle, the train/val loaders, and reading a split's labels."""
 
 from __future__ import annotations
 
@@ -7,6 +7,16 @@ from collections.abc import Iterator, Sized
 import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, Sampler
+
+
+def labels_of(dataset: Dataset) -> torch.Tensor | None:
+    """The labels of a ``TensorDataset`` ``(x, y)`` or of a torchvision dataset (``targets``); ``None`` if it
+    has none."""
+    tensors: tuple[torch.Tensor, ...] = getattr(dataset, "tensors", ())
+    if len(tensors) > 1:
+        return tensors[1]
+    targets = getattr(dataset, "targets", None)
+    return None if targets is None else torch.as_tensor(targets)
 
 
 class EpochSeededSampler(Sampler[int]):

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset, Subset
 from torchvision.datasets.folder import IMG_EXTENSIONS, default_loader
 
 from lightning_gans.core.module import real_samples
-from lightning_gans.data.base import GANDataModule
+from lightning_gans.data.base import GANDataModule, labels_of
 from lightning_gans.data.vision import image_transform
 
 
@@ -141,15 +141,6 @@ class UnpairedDataset(Dataset):
         return real_samples(self.a[index % self.sizes[0]]), real_samples(self.b[index % self.sizes[1]])
 
 
-def labels_of(dataset: Dataset) -> Tensor:
-    """The labels of a TensorDataset ``(x, y)`` or of a torchvision dataset (``targets``)."""
-    if hasattr(dataset, "tensors") and len(dataset.tensors) > 1:
-        return dataset.tensors[1]
-    if hasattr(dataset, "targets"):
-        return torch.as_tensor(dataset.targets)
-    raise TypeError(f"{type(dataset).__name__} has no labels to pick the two domains' classes by")
-
-
 class UnpairedClassesDataModule(WrappingDataModule):
     """Two classes of a labelled data module as CycleGAN's unpaired domains: A = class ``class_a``, B = class
     ``class_b`` (e.g. Fashion-MNIST's sneaker 7 <-> ankle boot 9); batches ``(a, b)``, both splits.
@@ -168,6 +159,8 @@ class UnpairedClassesDataModule(WrappingDataModule):
 
     def derive(self, dataset: Dataset) -> UnpairedDataset:
         labels = labels_of(dataset)
+        if labels is None:
+            raise TypeError(f"{type(dataset).__name__} has no labels to pick the two domains' classes by")
         missing = [c for c in (self.class_a, self.class_b) if not (labels == c).any()]
         if missing:
             raise ValueError(

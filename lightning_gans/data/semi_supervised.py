@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from lightning_gans.data.base import GANDataModule
+from lightning_gans.data.base import GANDataModule, labels_of
 
 
 def labelled_subset(labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
@@ -49,7 +49,7 @@ class SemiSupervisedDataModule(GANDataModule):
             return
         self.data.setup(stage or "fit")
         self.train_set, self.val_set = self.data.train_set, self.data.val_set
-        labels = getattr(self.train_set, "tensors", (None, None))[1]
+        labels = labels_of(self.train_set) if self.train_set is not None else None
         if labels is None:
             raise TypeError(f"{type(self.data).__name__}'s train split has no labels to choose labelled images from")
         self.labelled_indices = labelled_subset(labels, self.labelled_per_class, self.labelled_seed)
