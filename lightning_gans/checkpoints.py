@@ -1,41 +1,176 @@
-"""Rebuilding a trained variant from a checkpoint written by ``lightning-gans fit``."""
+"""Reading checkpoints safely, and rebuilding a trained variant from one written by ``lightning-gans fit``.
+
+A checkpoint may come from someone else, so by default nothing in it runs code:
+
+* it is unpickled with ``weights_only=True``: tensors and plain values only, never arbitrary objects;
+* the classes its hyper-parameters name (the variant, its nets, its loss, ...) are imported only when
+  they are registered lightning-gans parts (built-in or from an installed plugin) or torch optimisers and
+  schedulers, and so is any other dotted import path among its values.
+
+``trust=True`` (the command line's ``--trust_checkpoint``) lifts both rules: the file may then run any
+code on this machine, so it is only for files from a source you trust.
+"""
 
 from __future__ import annotations
 
+import inspect
+import io
+import pickle
+import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
+from torch.optim import Optimizer
 
+from lightning_gans import registry
+from lightning_gans.core.guards import non_finite_parameters
 from lightning_gans.core.module import GenerativeModule, TrainingModule
 from lightning_gans.core.translation import TranslationModule
-from lightning_gans.registry import import_class
+
+# what LightningCLI stores as the checkpoint's instantiator; Lightning imports and calls this path
+LIGHTNING_CLI_INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"
+TRUSTED_MODULES = ("torch.optim.",)  # optimisers and learning-rate schedulers, named by class_path in configs
+_IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+TRUST_HELP = (
+    "Load checkpoints (a local file or a URL) with full pickle and import any class they name. A "
+    "crafted checkpoint can then run arbitrary code on this machine: only for files from a source you trust. "
+    "Without it, checkpoints hold tensors and plain values only."
+)
+TRUST_HINT = (
+    "If you trust the file's source, --trust_checkpoint (Python: trust=True) loads it anyway; that runs its code."
+)
 
 
-def load_module(path: str | Path, map_location: str = "cpu") -> TrainingModule:
-    """The module saved in ``path`` by ``lightning-gans fit``, in eval mode.
+class UntrustedCheckpointError(ValueError):
+    """A checkpoint that would import or unpickle something outside lightning-gans' registry."""
+
+
+def read_checkpoint(path: str | Path, trust: bool = False) -> dict[str, Any]:
+    """The checkpoint at ``path`` as a dict, unpickled with ``weights_only=True`` unless ``trust``.
+
+    Raises ``FileNotFoundError``, ``UntrustedCheckpointError`` or ``ValueError``, each naming the file.
+    """
+    return read_checkpoint_bytes(_file_bytes(path), path, trust)
+
+
+def _file_bytes(path: str | Path) -> bytes:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    return path.read_bytes()
+
+
+def read_checkpoint_bytes(data: bytes, name: str | Path, trust: bool = False) -> dict[str, Any]:
+    try:
+        checkpoint = torch.load(io.BytesIO(data), map_location="cpu", weights_only=not trust)
+    except pickle.UnpicklingError as error:
+        if "weights only" in str(error).lower() or "weights_only" in str(error):
+            raise UntrustedCheckpointError(
+                f"{name} holds pickled objects other than tensors and plain values, which could run code when "
+                f"loaded, so it was not loaded. {TRUST_HINT}"
+            ) from error
+        raise ValueError(f"{name} is not a PyTorch checkpoint, or it is damaged: {error}") from error
+    except Exception as error:  # torch's reader fails in many ways on a damaged file (IndexError on text)
+        raise ValueError(f"{name} is not a PyTorch checkpoint, or it is damaged: {error}") from error
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f"{name} holds a {type(checkpoint).__name__}, not a Lightning checkpoint (a dict)")
+    return checkpoint
+
+
+def _import_paths(value: Any, where: str) -> Iterator[tuple[str, str]]:
+    """Every ``(location, dotted import path)`` among the values: ``class_path`` entries and any other
+    string that jsonargparse could import (callables and classes given as strings)."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _import_paths(child, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for i, child in enumerate(value):
+            yield from _import_paths(child, f"{where}[{i}]")
+    elif isinstance(value, str) and _IMPORT_PATH.match(value):
+        yield where, value
+
+
+def is_optimizer_factory(obj: Any) -> bool:
+    """One of the variants' default optimiser builders (``adam_2e4_beta05``, ``rmsprop_5e5``, ...): a function
+    of lightning-gans annotated to return an ``Optimizer``."""
+    if not (inspect.isfunction(obj) and obj.__module__.startswith("lightning_gans.")):
+        return False
+    returns = inspect.signature(obj).return_annotation
+    return returns in ("Optimizer", Optimizer)
+
+
+def is_trusted_import(path: str) -> bool:
+    """A registered part's class, a torch optimiser or scheduler class, or our default optimiser factory."""
+    if registry.find_registered(path) is not None:
+        return True
+    if path.startswith("lightning_gans."):  # our own modules import nothing else; their objects still checked
+        try:
+            return is_optimizer_factory(registry.import_class(path))
+        except ValueError:
+            return False
+    if path.startswith(TRUSTED_MODULES):
+        from torch.optim.lr_scheduler import LRScheduler
+
+        try:
+            obj = registry.import_class(path)
+        except ValueError:
+            return False
+        return isinstance(obj, type) and issubclass(obj, (Optimizer, LRScheduler))
+    return False
+
+
+def check_imports(hyper_parameters: dict[str, Any], name: str | Path) -> None:
+    """Refuse hyper-parameters that would make loading import anything but registered parts and optimisers."""
+    instantiator = hyper_parameters.get("_instantiator")
+    if instantiator is not None and instantiator != LIGHTNING_CLI_INSTANTIATOR:
+        raise UntrustedCheckpointError(
+            f"{name} asks to be built by {instantiator!r}, not by LightningCLI's instantiator. {TRUST_HINT}"
+        )
+    for where, path in _import_paths({k: v for k, v in hyper_parameters.items() if k != "_instantiator"}, ""):
+        if not is_trusted_import(path):
+            raise UntrustedCheckpointError(
+                f"{name} names {path!r} (hyper_parameters{where}), which is neither a registered lightning-gans "
+                "part nor a torch optimiser, so it was not imported. Install the plugin that registers it (`"
+                f"lightning-gans list` shows what is registered). {TRUST_HINT}"
+            )
+
+
+def load_module(path: str | Path, map_location: str = "cpu", trust: bool = False) -> TrainingModule:
+    """The module saved in ``path`` by ``lightning-gans fit``, in eval mode, loaded without running code
+    from the file (see the module docstring; ``trust=True`` lifts that).
 
     The CLI stores the recipe's model config (``class_path``/``init_args``) as the checkpoint's
     hyper-parameters; Lightning rebuilds the nets from it, so this works for plugin parts too.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    hparams = torch.load(path, map_location="cpu", weights_only=True).get("hyper_parameters", {})
+    data = _file_bytes(path)
+    hparams = read_checkpoint_bytes(data, path, trust).get("hyper_parameters") or {}
     class_path = hparams.get("_class_path")
     if not class_path:
         raise ValueError(
             f"{path} has no model class_path in its hyper-parameters: it was not written by `lightning-gans "
             "fit`. Load it in Python with YourVariant.load_from_checkpoint(path, generator=..., discriminator=...)."
         )
-    model = import_class(class_path).load_from_checkpoint(path, map_location=map_location)
-    if not isinstance(model, TrainingModule):
-        raise TypeError(f"{class_path} is not a lightning-gans variant")
+    if not trust:
+        check_imports(hparams, path)
+    found = registry.find_registered(class_path)
+    cls = found[0].load(found[1].name) if found is not None else registry.import_class(class_path)
+    if not (isinstance(cls, type) and issubclass(cls, TrainingModule)):
+        raise TypeError(f"{path}: {class_path} is not a lightning-gans variant")
+    model = cls.load_from_checkpoint(io.BytesIO(data), map_location=map_location, weights_only=not trust)
+    broken = non_finite_parameters(model.named_parameters())
+    if broken:
+        raise ValueError(
+            f"{path} holds NaN or infinite weights ({', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}): "
+            "the training that wrote it had diverged. Use an earlier checkpoint."
+        )
     return model.eval()
 
 
-def load_variant(path: str | Path, map_location: str = "cpu") -> GenerativeModule:
+def load_variant(path: str | Path, map_location: str = "cpu", trust: bool = False) -> GenerativeModule:
     """The generative variant (one that samples) saved in ``path``, in eval mode."""
-    model = load_module(path, map_location)
+    model = load_module(path, map_location, trust)
     if isinstance(model, TranslationModule):
         raise TypeError(
             f"{type(model).__name__} translates images rather than sampling them: `lightning-gans translate --ckpt "
@@ -47,9 +182,9 @@ def load_variant(path: str | Path, map_location: str = "cpu") -> GenerativeModul
     return model
 
 
-def load_translation(path: str | Path, map_location: str = "cpu") -> TranslationModule:
+def load_translation(path: str | Path, map_location: str = "cpu", trust: bool = False) -> TranslationModule:
     """The image-to-image variant (pix2pix, cyclegan, srgan, ...) saved in ``path``, in eval mode."""
-    model = load_module(path, map_location)
+    model = load_module(path, map_location, trust)
     if not isinstance(model, TranslationModule):
         raise TypeError(f"{type(model).__name__} is not an image-to-image variant (it has no translate)")
     return model

@@ -11,12 +11,15 @@ from __future__ import annotations
 import argparse
 import netrc
 import os
+import pickle
 import sys
+import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from jsonargparse import get_loader, set_loader
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -24,9 +27,12 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 
 from lightning_gans import registry
+from lightning_gans.callbacks.checkpoint import LAST_NAME, LastCheckpoint
+from lightning_gans.checkpoints import TRUST_HELP, UntrustedCheckpointError, check_imports, read_checkpoint
 from lightning_gans.registry import Registry, UnknownNameError
 
 PARSER_MODE = "lightning_gans"
+DEBUG_ENV = "LIGHTNING_GANS_DEBUG"
 
 # Which registry a registry name refers to, keyed by the config key it stands under.
 KEY_KINDS: dict[str, Registry[Any]] = {
@@ -124,8 +130,19 @@ def choose_wandb_mode() -> str:
 class SaveConfigToRunDir(SaveConfigCallback):
     """The resolved config as ``<default_root_dir>/config.yaml``, beside the run's checkpoints and samples.
 
-    (Lightning's default writes to ``trainer.log_dir``, which for W&B is the shared ``save_dir``.)
+    Lightning's default writes to ``trainer.log_dir`` (for W&B the shared ``save_dir``) as soon as the trainer
+    is set up, so a fit that then failed had already replaced the run's config. This writes when training
+    starts: after the checks, the checkpoint restore and the sanity validation have passed. A resumed fit
+    rewrites it with the settings it now trains with.
     """
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        pass  # see on_train_start
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not self.already_saved and trainer.is_global_zero:
+            self.save_config(trainer, pl_module, "fit")
+        self.already_saved = True
 
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         path = Path(trainer.default_root_dir) / self.config_filename
@@ -133,17 +150,151 @@ class SaveConfigToRunDir(SaveConfigCallback):
         self.parser.save(self.config, str(path), skip_none=False, overwrite=True, multifile=self.multifile)
 
 
+RUN_FILES = ("config.yaml", "checkpoints/*.ckpt", "samples/*.png")
+
+
+def earlier_run_files(root: Path) -> list[str]:
+    """What an earlier ``lightning-gans fit`` left in the run folder ``root``."""
+    return sorted(str(p.relative_to(root)) for pattern in RUN_FILES for p in root.glob(pattern))
+
+
+class RunFolderError(ValueError):
+    """A fit that would write over an earlier run, or resume one that is not there."""
+
+
 class GANCLI(LightningCLI):
-    """LightningCLI with registry names, checkpoints kept in the run directory, and our defaults."""
+    """LightningCLI with registry names, run folders that are never overwritten, checkpoints that are loaded
+    without running code from them, and W&B files in the run folder."""
+
+    def add_arguments_to_parser(self, parser: Any) -> None:
+        parser.add_argument("--trust_checkpoint", type=bool, default=False, help=TRUST_HELP)
+
+    def _parse_ckpt_path(self) -> None:
+        # LightningCLI reads a local --ckpt_path here, before any hook, and puts the model class its
+        # hyper-parameters name into the config, which jsonargparse then imports: check the file first.
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path is not None and Path(str(ckpt_path)).is_file():
+            trust = bool(self.config[subcommand].get("trust_checkpoint"))
+            checkpoint = read_checkpoint(str(ckpt_path), trust)
+            if not trust:
+                check_imports(checkpoint.get("hyper_parameters") or {}, ckpt_path)
+        super()._parse_ckpt_path()
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        root = config.trainer.default_root_dir or os.getcwd()
+        loggers = config.trainer.logger
+        for logger in loggers if isinstance(loggers, list) else [loggers]:
+            class_path = getattr(logger, "class_path", None) or ""
+            init = getattr(logger, "init_args", None)
+            # W&B's files belong to the run they log, not to wherever the command was started
+            if class_path.endswith("WandbLogger") and init is not None:
+                if init.get("save_dir") in (None, ".") and init.get("dir") is None:
+                    init.save_dir = str(root)
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         trainer = super().instantiate_trainer(**kwargs)
         # Checkpoints go to <default_root_dir>/checkpoints rather than into a per-run W&B folder, so that
         # `--ckpt_path last` finds the previous run's last.ckpt.
         for callback in trainer.checkpoint_callbacks:
-            if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
+            if isinstance(callback, (ModelCheckpoint, LastCheckpoint)) and callback.dirpath is None:
                 callback.dirpath = str(Path(trainer.default_root_dir) / "checkpoints")
         return trainer
+
+    def last_checkpoint_path(self) -> Path:
+        for callback in self.trainer.checkpoint_callbacks:
+            if isinstance(callback, LastCheckpoint):
+                return callback.path
+        return Path(self.trainer.default_root_dir) / "checkpoints" / LAST_NAME
+
+    def checked_checkpoint(self, subcommand: str) -> None:
+        """Checkpoints are loaded with ``weights_only=True`` unless ``--trust_checkpoint``; a local one is read
+        here first (``last`` is resolved by now), so that a missing, damaged or unsafe file is named before
+        anything starts."""
+        config = self.config_init[subcommand]
+        trust = bool(config.get("trust_checkpoint"))
+        if config.get("weights_only") is False and not trust:
+            raise UntrustedCheckpointError(f"--weights_only false unpickles arbitrary objects: {TRUST_HELP}")
+        config["weights_only"] = not trust
+        ckpt_path = config.get("ckpt_path")
+        ckpt_path = None if ckpt_path is None else str(ckpt_path)  # jsonargparse may give a Path object
+        if ckpt_path is not None and "://" not in ckpt_path and ckpt_path not in ("last", "best", "hpc"):
+            read_checkpoint(ckpt_path, trust)
+
+    def before_fit(self) -> None:
+        config = self.config_init["fit"]
+        root = Path(self.trainer.default_root_dir)
+        if config.get("ckpt_path") == "last":
+            last = self.last_checkpoint_path()
+            if not last.is_file():
+                raise RunFolderError(
+                    f"--ckpt_path last: there is nothing to resume, {last} does not exist (a run writes it at the "
+                    "end of its first epoch and every few minutes of training). Check --trainer.default_root_dir, "
+                    "or drop --ckpt_path to start a new run."
+                )
+            config["ckpt_path"] = str(last)
+        elif config.get("ckpt_path") is None:
+            found = earlier_run_files(root)
+            if found:
+                shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+                raise RunFolderError(
+                    f"{root} already holds a run ({shown}), and a new fit never writes over one. Resume it with "
+                    "--ckpt_path last, train into another folder with --trainer.default_root_dir, or delete the "
+                    "folder first."
+                )
+        self.checked_checkpoint("fit")
+
+    def before_validate(self) -> None:
+        self.checked_checkpoint("validate")
+
+    def before_test(self) -> None:
+        self.checked_checkpoint("test")
+
+
+def check_yaml_file(path: Path, seen: set[Path]) -> None:
+    """Parse ``path`` and the YAML files it includes by relative path (``logger: _shared/wandb.yaml``), so
+    that a syntax error is reported with the file, line and column instead of as a parser dump."""
+    if path.resolve() in seen:
+        return
+    seen.add(path.resolve())
+    if not path.is_file():
+        raise FileNotFoundError(f"no such config file: {path}")
+    try:
+        content = yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "somewhere"
+        raise ValueError(f"{path}: invalid YAML at {where}: {error.problem or error.context}") from error
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not a readable YAML file: {error}") from error
+
+    def includes(value: Any) -> Iterator[str]:
+        if isinstance(value, dict):
+            for child in value.values():
+                yield from includes(child)
+        elif isinstance(value, list):
+            for child in value:
+                yield from includes(child)
+        elif isinstance(value, str) and value.endswith((".yaml", ".yml")):
+            yield value
+
+    for name in includes(content):
+        included = path.parent / name
+        if included.is_file():
+            check_yaml_file(included, seen)
+
+
+def check_yaml_files(argv: Sequence[str]) -> None:
+    """Check every YAML file named on the command line (``--config`` ones must exist)."""
+    seen: set[Path] = set()
+    args = list(argv)
+    for i, token in enumerate(args):
+        option, _, value = token.partition("=") if token.startswith("--") else ("", "", token)
+        if not value.endswith((".yaml", ".yml")):
+            continue
+        if Path(value).is_file() or option == "--config" or (i > 0 and args[i - 1] == "--config"):
+            check_yaml_file(Path(value), seen)
 
 
 def run_lightning_cli(argv: Sequence[str]) -> GANCLI:
@@ -152,6 +303,7 @@ def run_lightning_cli(argv: Sequence[str]) -> GANCLI:
     # We hand LightningCLI an argv with registry names resolved, which it warns about when sys.argv is set too.
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
     choose_wandb_mode()
+    check_yaml_files(argv)
     cli = GANCLI(
         LightningModule,
         LightningDataModule,
@@ -207,6 +359,7 @@ def sample_command(argv: Sequence[str]) -> int:
         description="Write samples from a checkpoint: a grid, truncated samples, interpolations or latent arithmetic.",
     )
     parser.add_argument("--ckpt", required=True, help="a checkpoint written by `lightning-gans fit`")
+    parser.add_argument("--trust_checkpoint", action="store_true", help=TRUST_HELP)
     parser.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
     parser.add_argument("--out", default="samples.png", help="PNG to write (default samples.png)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
@@ -251,7 +404,7 @@ def sample_command(argv: Sequence[str]) -> int:
     if sum(x is not None for x in (args.interpolate, args.arithmetic, args.vary_latent)) > 1:
         parser.error("choose one of --interpolate, --arithmetic and --vary_latent")
     try:
-        model = load_variant(args.ckpt)
+        model = load_variant(args.ckpt, trust=args.trust_checkpoint)
     except (FileNotFoundError, ValueError, TypeError) as error:
         parser.error(str(error))
 
@@ -291,7 +444,10 @@ def sample_command(argv: Sequence[str]) -> int:
                 what += f" at truncation {args.truncation} ({args.truncation_mode})"
     except ValueError as error:
         parser.error(str(error))
-    path = save_samples(samples, args.out, nrow=nrow)
+    try:
+        path = save_samples(samples, args.out, nrow=nrow)
+    except ValueError as error:
+        parser.error(f"{args.ckpt}: {error}")
     print(f"wrote {what} to {path}")
     return 0
 
@@ -321,9 +477,10 @@ def translate_command(argv: Sequence[str]) -> int:
         help="resize (short side) and centre-crop to this first (default: as is)",
     )
     parser.add_argument("--reverse", action="store_true", help="translate B -> A (CycleGAN's second generator)")
+    parser.add_argument("--trust_checkpoint", action="store_true", help=TRUST_HELP)
     args = parser.parse_args(argv)
     try:
-        model = load_translation(args.ckpt)
+        model = load_translation(args.ckpt, trust=args.trust_checkpoint)
     except (FileNotFoundError, ValueError, TypeError) as error:
         parser.error(str(error))
     translate = getattr(model, "translate_back", None) if args.reverse else model.translate
@@ -365,6 +522,28 @@ USAGE = """usage: lightning-gans {fit,validate,test,predict,list,sample,translat
 """
 
 
+def report(error: BaseException) -> int:
+    """One paragraph naming the cause, no traceback (unless LIGHTNING_GANS_DEBUG=1); the exit status."""
+    debugging = os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+    if debugging:
+        traceback.print_exception(error)
+    message = str(error).strip() or type(error).__name__
+    if "Original Traceback" in message:  # an error in a DataLoader worker: its first line and the error itself
+        lines = [line for line in message.splitlines() if line.strip()]
+        message = f"{lines[0]} {lines[-1].strip()}"
+    if isinstance(error, pickle.UnpicklingError) and "weights only" in message.lower():
+        message = (
+            "the checkpoint holds pickled objects other than tensors and plain values, which could run code, so it "
+            "was not loaded. If you trust its source, add --trust_checkpoint"
+        )
+    elif not isinstance(error, (registry.RegistryError, ValueError, FileNotFoundError, RuntimeError, TypeError)):
+        message = f"{type(error).__name__}: {message}"
+    print(f"lightning-gans: error: {message}", file=sys.stderr)
+    if not debugging:
+        print(f"(set {DEBUG_ENV}=1 to see the traceback)", file=sys.stderr)
+    return 2 if isinstance(error, (registry.RegistryError, RunFolderError)) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
@@ -382,9 +561,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return evaluate_command(args[1:])
         run_lightning_cli(args)
-    except registry.RegistryError as error:
-        print(f"lightning-gans: error: {error}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("lightning-gans: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # every failure reaches the user as one paragraph; see report()
+        return report(error)
     return 0
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from lightning.pytorch import LightningDataModule
 
-from lightning_gans.checkpoints import load_variant
+from lightning_gans.checkpoints import TRUST_HELP, check_imports, load_variant
 from lightning_gans.core.module import GenerativeModule
 from lightning_gans.images import save_picture
 from lightning_gans.metrics.evaluation import METRICS, SampleQuality, dataset_images, minimum_images, parse_metric_names
@@ -33,11 +33,14 @@ def run_config_of(ckpt: Path) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def datamodule_from(config: Path | None, data: str | None, data_root: str | None) -> LightningDataModule:
+def datamodule_from(
+    config: Path | None, data: str | None, data_root: str | None, trust: bool = False
+) -> LightningDataModule:
     """The data module named by ``data`` (registry name or import path), else the one in a run config.
 
     Data modules nested in the config (``semi_supervised`` wraps one under ``data``) are built too, and
-    ``data_root`` goes to the innermost one."""
+    ``data_root`` goes to the innermost one. A run's config may come from someone else with the checkpoint:
+    unless ``trust``, the data module it names must be registered."""
     spec: dict[str, Any]
     if data is not None:
         spec = {"class_path": data}
@@ -45,6 +48,8 @@ def datamodule_from(config: Path | None, data: str | None, data_root: str | None
         section = (yaml.safe_load(config.read_text()) or {}).get("data")
         if not isinstance(section, dict) or "class_path" not in section:
             raise ValueError(f"{config} has no data: class_path section; pass --data NAME")
+        if not trust:
+            check_imports({"data": section}, config)
         spec = section
     else:
         raise ValueError(
@@ -154,6 +159,7 @@ def evaluate_command(argv: Sequence[str]) -> int:
         epilog="metrics: " + "; ".join(f"{k}: {v}" for k, v in METRICS.items()),
     )
     parser.add_argument("--ckpt", required=True, help="a checkpoint written by `lightning-gans fit`")
+    parser.add_argument("--trust_checkpoint", action="store_true", help=TRUST_HELP)
     parser.add_argument(
         "--metrics", default=None, help="comma-separated (default: all; `labels` only for conditional models)"
     )
@@ -172,14 +178,14 @@ def evaluate_command(argv: Sequence[str]) -> int:
     parser.add_argument("--pairs_png", default=None, help="closest (sample, training image) pairs (knn)")
     args = parser.parse_args(argv)
     try:
-        model = load_variant(args.ckpt)
+        model = load_variant(args.ckpt, trust=args.trust_checkpoint)
         names = parse_metric_names(args.metrics or [m for m in METRICS if m != "labels" or model.num_classes])
         fewest = minimum_images(names)
         if min(args.n_fake, args.n_real) < fewest:
             raise ValueError(f"--metrics {','.join(names)} need --n_fake and --n_real of at least {fewest}")
         network = build_feature_network(args.feature_network)
         config = Path(args.config) if args.config else run_config_of(Path(args.ckpt))
-        datamodule = datamodule_from(config, args.data, args.data_root)
+        datamodule = datamodule_from(config, args.data, args.data_root, trust=args.trust_checkpoint)
     except (FileNotFoundError, ValueError, TypeError, FeatureNetworkUnavailable, RegistryError) as error:
         parser.error(str(error))
     out = Path(args.out)

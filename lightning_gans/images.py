@@ -59,5 +59,9 @@ def save_picture(picture: Tensor, path: str | Path) -> Path:
 
 
 def save_samples(samples: Tensor, path: str | Path, nrow: int | None = None) -> Path:
-    """Write samples in [-1, 1] (images) or 2-D points as one PNG."""
+    """Write samples in [-1, 1] (images) or 2-D points as one PNG; refuses non-finite samples, which would
+    draw as a blank picture that looks like a result."""
+    bad = int((~torch.isfinite(samples)).flatten(1).any(dim=1).sum())
+    if bad:
+        raise ValueError(f"{bad} of {len(samples)} samples hold NaN or infinite values: no picture written")
     return save_picture(sample_picture(samples, nrow), path)

@@ -24,6 +24,7 @@ __all__ = [
     "import_class",
     "DuplicateNameError",
     "Entry",
+    "find_registered",
     "PluginLoadError",
     "REGISTRIES",
     "Registry",
@@ -247,3 +248,12 @@ feature_networks: Registry[Any] = Registry(
 REGISTRIES: dict[str, Registry[Any]] = {
     r.plural: r for r in (variants, generators, discriminators, losses, datamodules, feature_networks)
 }
+
+
+def find_registered(class_path: str) -> tuple[Registry[Any], Entry] | None:
+    """The registry and entry whose class is at the dotted ``class_path``, without importing anything."""
+    for reg in REGISTRIES.values():
+        for entry in reg.entries():
+            if entry.class_path == class_path:
+                return reg, entry
+    return None

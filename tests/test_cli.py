@@ -51,7 +51,7 @@ def test_fit_logs_to_wandb_offline_saves_grids_and_checkpoints_and_resumes(
     assert (root / "checkpoints/last.ckpt").is_file()
     grid = Image.open(root / "samples/last.png")
     assert grid.size == (8 * 30 + 2, 8 * 30 + 2)  # 64 samples of 28x28 with 2-pixel padding
-    logged = list((tmp_path / "runs/wandb").glob("offline-run-*/files/media/images/samples_*.png"))
+    logged = list((root / "wandb").glob("offline-run-*/files/media/images/samples_*.png"))
     assert logged, "the sample grid was not logged to W&B"
     pixels = torch.from_numpy(np.asarray(Image.open(logged[0]).convert("L")))
     assert pixels.max() > 200, "W&B image is black: it must be logged as uint8"

@@ -195,7 +195,8 @@ def test_pacgan_discriminator_sees_packs() -> None:
     d.register_forward_pre_hook(lambda _, args: seen.append(tuple(args[0].shape)))
     model = PacGAN(MLPGenerator(latent_dim=4, out_shape=(2,), hidden=(16,), output_activation="none"), d, pack=3)
     trainer(max_steps=2).fit(model, GaussianMixtureDataModule(num_train=96, num_val=16, batch_size=24))
-    assert seen and set(seen) == {(8, 6)}  # 24 samples of 2 features -> 8 packs of 3
+    # the first call is the shape check before training (2 packs); then 24 samples of 2 features -> 8 packs of 3
+    assert seen[0] == (2, 6) and set(seen[1:]) == {(8, 6)}
 
 
 def test_unrolled_generator_loss_looks_ahead() -> None:

@@ -1,6 +1,7 @@
 """Training callbacks."""
 
 from lightning_gans.callbacks.budget import CPUBudget
+from lightning_gans.callbacks.checkpoint import LastCheckpoint
 from lightning_gans.callbacks.modes import ModeCoverageCallback
 from lightning_gans.callbacks.probe import LinearProbe
 from lightning_gans.callbacks.quality import SampleQualityCallback
@@ -9,6 +10,7 @@ from lightning_gans.callbacks.translation import TranslatedClassAccuracy
 
 __all__ = [
     "CPUBudget",
+    "LastCheckpoint",
     "LinearProbe",
     "ModeCoverageCallback",
     "SampleGrid",

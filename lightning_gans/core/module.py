@@ -30,13 +30,23 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch
-from lightning.pytorch import LightningModule
+from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.strategies import DDPStrategy
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import CombinedLoader, rank_zero_info
 from torch import Tensor, nn
 from torch.optim import Adam, Optimizer
 from torch.optim.swa_utils import AveragedModel
+
+from lightning_gans.core.guards import (
+    NonFiniteWatch,
+    TrainingDiverged,
+    call_checked,
+    check_same_sample_shape,
+    non_finite_parameters,
+    optimizer_settings,
+    reapply_optimizer_settings,
+)
 
 
 def adam_2e4_beta05(params: Iterable[Any]) -> Optimizer:
@@ -78,6 +88,21 @@ def real_samples(batch: Tensor | tuple[Tensor, ...] | list[Tensor]) -> Tensor:
     return batch[0] if isinstance(batch, (tuple, list)) else batch
 
 
+def first_training_batch(trainer: Trainer) -> Any:
+    """The first batch of the data module's training loader, on the module's device (``None`` without a data
+    module). Built from a loader of its own, so the run's loader and its position are untouched."""
+    datamodule = getattr(trainer, "datamodule", None)
+    if datamodule is None:
+        return None
+    loaders = datamodule.train_dataloader()
+    if isinstance(loaders, (dict, list, tuple)):  # several loaders (semi_supervised): batched as Lightning does
+        first = next(iter(CombinedLoader(loaders, mode="max_size_cycle")), None)
+        batch = None if first is None else first[0]
+    else:
+        batch = next(iter(loaders), None)
+    return None if batch is None else trainer.strategy.batch_to_device(batch)
+
+
 @contextmanager
 def evaluating(net: nn.Module) -> Iterator[nn.Module]:
     """``net`` in eval mode (batch norm's running statistics, no dropout), restored afterwards."""
@@ -115,6 +140,68 @@ class TrainingModule(LightningModule):
             del self.hparams[key]
         self.generator_steps = 0
         self.discriminator_steps = 0
+        self.non_finite = NonFiniteWatch()
+        self.loss_name = "train/loss"  # what the next backward pass is of (the update helpers set it)
+
+    # -- early checks and divergence ---------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        """Before the first step, one training batch goes through the nets (``check_batch``), so that a net
+        built for other data fails now, with a message, instead of training on silently or failing obscurely."""
+        self._configured_optimizer_settings = optimizer_settings(self.trainer.optimizers)  # see on_train_start
+        batch = first_training_batch(self.trainer)
+        if batch is not None:
+            # eval mode, no gradients and a forked RNG: the check changes no state the run depends on
+            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []), torch.no_grad():
+                self.check_batch(batch)
+
+    def on_train_start(self) -> None:
+        """On resume, the optimiser settings of the config (learning rate, betas, ...) apply, not those stored in
+        the checkpoint, which Lightning's restore would otherwise keep silently; each change is reported."""
+        configured = getattr(self, "_configured_optimizer_settings", None)
+        if configured is not None and self.trainer.ckpt_path is not None:
+            scheduled = bool(self.trainer.lr_scheduler_configs)
+            for change in reapply_optimizer_settings(self.trainer.optimizers, configured, scheduled):
+                rank_zero_info(change)
+
+    def check_batch(self, batch: Any) -> None:
+        """Raise ``ValueError`` naming the mismatch when the nets cannot be meant for ``batch``; the bases check
+        the generator's output shape, variants add what they know of their discriminator."""
+
+    def on_before_backward(self, loss: Tensor) -> None:
+        self.non_finite.record(self.loss_name, loss, self.trainer.global_step)
+
+    def raise_if_diverged(self) -> None:
+        """``TrainingDiverged`` naming the loss and the step if a loss or a weight has become non-finite."""
+        first = self.non_finite.first_bad()
+        weights = non_finite_parameters(self.named_parameters())
+        if first is None and not weights:
+            return
+        if first is not None:
+            cause = f"{first[0]} became NaN or infinite at global step {first[1]}"
+        else:
+            cause = f"weights became NaN or infinite ({', '.join(weights[:4])}{', ...' if len(weights) > 4 else ''})"
+        raise TrainingDiverged(
+            f"training diverged: {cause} (epoch {self.current_epoch}, generator step {self.generator_steps}). "
+            "Training stopped before any checkpoint of non-finite weights was written: the checkpoints already "
+            "written are finite, and `--ckpt_path last` resumes from the last good one. Lower the learning rates, "
+            "add a gradient penalty (regularisation.gradient_penalty or r1_gamma) or try a bounded loss (hinge)."
+        )
+
+    def logs_this_step(self) -> bool:
+        """Whether the loggers record this training step (Lightning's own ``should_update_logs``)."""
+        connector = getattr(self.trainer, "_logger_connector", None)
+        return bool(getattr(self.trainer, "fast_dev_run", False) or getattr(connector, "should_update_logs", True))
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.logs_this_step():  # reading the flags is a host-device sync: only where the logger records
+            self.raise_if_diverged()
+
+    def on_validation_start(self) -> None:
+        if self.trainer.state.fn == "fit":
+            self.raise_if_diverged()  # before metrics meet non-finite samples
+
+    def on_train_epoch_end(self) -> None:
+        self.raise_if_diverged()
 
     def log_train(self, metrics: dict[str, Tensor]) -> None:
         """Log training scalars on the batches the loggers record: every ``trainer.log_every_n_steps``.
@@ -125,11 +212,11 @@ class TrainingModule(LightningModule):
         shows the last recorded values. The decision is Lightning's own (``should_update_logs``), so the
         values logged are the ones flushed; if that private hook ever moves, every step is logged.
         """
-        connector = getattr(self.trainer, "_logger_connector", None)
-        if getattr(self.trainer, "fast_dev_run", False) or getattr(connector, "should_update_logs", True):
+        if self.logs_this_step():
             self.log_dict(metrics, prog_bar=True)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.raise_if_diverged()  # every checkpoint, from any callback, passes here: none holds non-finite weights
         checkpoint.setdefault("lightning_gans", {}).update(
             generator_steps=self.generator_steps, discriminator_steps=self.discriminator_steps
         )
@@ -165,6 +252,7 @@ class AlternatingUpdates(TrainingModule):
 
     def update_discriminator(self, d_opt: Any, loss: Tensor) -> None:
         """One counted D step on ``loss``; call it inside ``toggled_optimizer(d_opt)``."""
+        self.loss_name = "train/d_loss"
         d_opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         d_opt.step()
@@ -172,6 +260,7 @@ class AlternatingUpdates(TrainingModule):
 
     def update_generator(self, g_opt: Any, loss: Tensor) -> None:
         """One counted G step on ``loss``; call it inside ``toggled_optimizer(g_opt)``."""
+        self.loss_name = "train/g_loss"
         g_opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         g_opt.step()
@@ -222,6 +311,15 @@ class GenerativeModule(TrainingModule):
         self._noise_seed = int(torch.randint(0, 2**62, ()).item())  # follows seed_everything
         self._noise: torch.Generator | None = None
         self._noise_state: Tensor | None = None
+
+    def check_batch(self, batch: Any) -> None:
+        """The generator's samples must have the data's shape (a 32x32 generator on 28x28 data is refused)."""
+        real = real_samples(batch)[:2]
+        z = torch.randn(len(real), self.latent_dim, device=self.device)
+        labels = self.balanced_labels(len(real)).to(self.device) if self.num_classes else None
+        with evaluating(self.generator) as net:
+            made = call_checked(net, z, "generator") if labels is None else call_checked(net, (z, labels), "generator")
+        check_same_sample_shape(made, real, self.generator)
 
     def update_generator_ema(self) -> None:
         if self.generator_ema is not None:

@@ -18,6 +18,7 @@ from torch.optim import Optimizer
 from torchmetrics import MeanAbsoluteError
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
+from lightning_gans.core.guards import call_checked, check_same_sample_shape
 from lightning_gans.core.module import AlternatingUpdates, adam_2e4_beta05, evaluating
 
 
@@ -71,6 +72,13 @@ class TranslationModule(AlternatingUpdates):
 
     def configure_optimizers(self) -> tuple[Optimizer, Optimizer]:
         return self.g_optimizer(self.generator.parameters()), self.d_optimizer(self.discriminator.parameters())
+
+    def check_batch(self, batch: Any) -> None:
+        """The generator must turn the batch's domain-A images into images of the domain-B images' shape."""
+        a, b = batch[0][:2], batch[1][:2]
+        with evaluating(self.generator) as generator:
+            made = call_checked(generator, a, "generator")
+            check_same_sample_shape(made, b, self.generator, "the target (domain B) data")
 
     @torch.no_grad()
     def translate(self, a: Tensor) -> Tensor:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sized
+from typing import Any
 
 import torch
 from lightning.pytorch import LightningDataModule
+from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 
@@ -30,16 +32,63 @@ class EpochSeededSampler(Sampler[int]):
         self.size = len(data)
         self.seed = seed
         self.epoch = 0
+        self.resume: tuple[int, int] | None = None  # (epoch, samples already served in it)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def resume_at(self, epoch: int, samples_served: int) -> None:
+        """Start the next pass over ``epoch`` after its first ``samples_served`` indices (a mid-epoch resume)."""
+        self.resume = (epoch, samples_served)
+
     def __iter__(self) -> Iterator[int]:
         rng = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return iter(torch.randperm(self.size, generator=rng).tolist())
+        order = torch.randperm(self.size, generator=rng).tolist()
+        start = 0
+        if self.resume is not None and self.resume[0] == self.epoch:
+            start = self.resume[1]
+        self.resume = None
+        return iter(order[start:])
 
     def __len__(self) -> int:
         return self.size
+
+
+class ResumableDataLoader(DataLoader):
+    """A training loader whose position inside the epoch is saved in checkpoints.
+
+    Lightning saves ``state_dict()`` of a training loader that has one with every checkpoint and hands it
+    back to ``load_state_dict`` on resume, before the first batch is drawn. With an ``EpochSeededSampler``
+    the resumed epoch then continues with the very batch the interrupted run would have drawn next, so a
+    run resumed from a checkpoint taken mid-epoch (the time-interval ``last.ckpt``) trains on exactly the
+    batches the uninterrupted run did. Its constructor is DataLoader's own, so Lightning can rebuild it
+    (e.g. with a distributed sampler); a sampler that cannot skip restarts the epoch, with a warning.
+    """
+
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]  # Lightning only calls next() on it
+        sampler = self.sampler
+        skip = 0
+        if isinstance(sampler, EpochSeededSampler) and sampler.resume is not None:
+            skip = sampler.resume[1] // (self.batch_size or 1) if sampler.resume[0] == sampler.epoch else 0
+        self._position = (getattr(sampler, "epoch", 0), skip)
+        for batch in super().__iter__():
+            self._position = (self._position[0], self._position[1] + 1)  # counted as taken once handed out
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        epoch, batches = getattr(self, "_position", (0, 0))
+        return {"epoch": epoch, "batches": batches}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        if not state.get("batches"):
+            return
+        if isinstance(self.sampler, EpochSeededSampler) and self.batch_size is not None:
+            self.sampler.resume_at(state["epoch"], state["batches"] * self.batch_size)
+        else:
+            rank_zero_warn(
+                f"the training sampler ({type(self.sampler).__name__}) cannot skip to batch {state['batches']} of "
+                f"epoch {state['epoch']}: the resumed epoch starts again from its first batch"
+            )
 
 
 class GANDataModule(LightningDataModule):
@@ -61,7 +110,7 @@ class GANDataModule(LightningDataModule):
     def _loader(self, dataset: Dataset | None, train: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}.setup() has not run")
-        return DataLoader(
+        return (ResumableDataLoader if train else DataLoader)(
             dataset,
             batch_size=self.batch_size,
             sampler=EpochSeededSampler(dataset, self.seed) if train else None,  # type: ignore[arg-type]
@@ -69,6 +118,8 @@ class GANDataModule(LightningDataModule):
             drop_last=train,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            # the workers' base seed comes from here, not from the global RNG that the models' dropout uses
+            generator=torch.Generator().manual_seed(self.seed),
         )
 
     def train_dataloader(self) -> DataLoader:

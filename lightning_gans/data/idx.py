@@ -9,6 +9,7 @@ from any folder holding the four standard files, e.g. Debian's ``dataset-fashion
 from __future__ import annotations
 
 import gzip
+import zlib
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -40,14 +41,22 @@ def read_idx(path: str | Path) -> np.ndarray:
     path = Path(path)
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as error:  # a truncated download ends in EOFError
+            raise ValueError(f"{path} is a damaged gzip file ({error}); copy or download it again") from error
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
     dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise ValueError(f"{path} is cut short: its header promises {ndim} sizes")
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">i4", count=ndim, offset=4))
     data = np.frombuffer(raw, dtype=dtype, offset=4 + 4 * ndim)
     if data.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: header says {shape} ({int(np.prod(shape))} values) but holds {data.size}")
+        raise ValueError(
+            f"{path}: its header says {shape} ({int(np.prod(shape))} values) but it holds {data.size}: the file is "
+            "damaged or cut short"
+        )
     return data.reshape(shape)
 
 

@@ -111,5 +111,10 @@ class ImageFolderDataModule(GANDataModule):
         for folder in filter(None, (self.root, self.val_root)):
             if not Path(folder).is_dir():
                 raise FileNotFoundError(f"image folder {folder!r} does not exist (data.init_args.root/val_root)")
-        self.train_set = datasets.ImageFolder(self.root, transform=transform)
-        self.val_set = datasets.ImageFolder(self.val_root or self.root, transform=transform)
+        try:
+            self.train_set = datasets.ImageFolder(self.root, transform=transform)
+            self.val_set = datasets.ImageFolder(self.val_root or self.root, transform=transform)
+        except FileNotFoundError as error:  # torchvision's words for an empty folder or one without images
+            raise FileNotFoundError(
+                f"image folder {self.root!r}: {error}. Put the images in sub-folders: root/<any name>/<image files>"
+            ) from error

@@ -19,7 +19,12 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 from torchmetrics import Metric
-from torchmetrics.image import FrechetInceptionDistance, InceptionScore, KernelInceptionDistance
+
+# From the submodules: the package `torchmetrics.image` exports FID only when torch-fidelity is installed, which
+# only the Inception network needs (the `inception` extra); FID on our own feature network needs nothing more.
+from torchmetrics.image.fid import FrechetInceptionDistance
+from torchmetrics.image.inception import InceptionScore
+from torchmetrics.image.kid import KernelInceptionDistance
 from torchmetrics.utilities import dim_zero_cat
 
 from lightning_gans.metrics.birthday import BirthdayParadox
@@ -223,6 +228,12 @@ class SampleQuality:
         return BirthdayParadox(net, seed=self.seed, reset_real_features=False)
 
     def _feed(self, images: Tensor, real: bool, labels: Tensor | None = None) -> int:
+        # Non-finite inputs would reach FID's matrix square root, which crashes in LAPACK on them.
+        bad = int((~torch.isfinite(images)).flatten(1).any(dim=1).sum())
+        if bad:
+            kind = "real images" if real else "generated samples"
+            cause = "" if real else " (the generator has diverged)"
+            raise ValueError(f"{bad} of {len(images)} {kind} hold NaN or infinite values{cause}: no metric computed")
         label_chunks = labels.split(self.batch_size) if labels is not None else None
         for i, chunk in enumerate(images.split(self.batch_size)):
             chunk = chunk.to(self.device)

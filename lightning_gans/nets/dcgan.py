@@ -60,6 +60,8 @@ class DCGANGenerator(nn.Module):
         super().__init__()
         if output_activation not in ("tanh", "none"):
             raise ValueError(f"output_activation must be 'tanh' or 'none', got {output_activation!r}")
+        if latent_dim < 1 or width < 1:
+            raise ValueError(f"latent_dim and width must be >= 1, got latent_dim={latent_dim}, width={width}")
         self.latent_dim = latent_dim
         self.num_classes = num_classes
         start, stages = _plan(image_size)

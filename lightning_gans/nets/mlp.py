@@ -37,6 +37,8 @@ class MLPGenerator(nn.Module):
         output_activation: Literal["tanh", "none"] = "tanh",
     ) -> None:
         super().__init__()
+        if latent_dim < 1:
+            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
         self.latent_dim = latent_dim
         self.out_shape = tuple(out_shape)
         body = _mlp([latent_dim, *hidden], nn.ReLU)

@@ -40,6 +40,8 @@ class PatchGANDiscriminator(nn.Module):
         norm: ``batch`` (pix2pix) or ``instance`` (CycleGAN); never on the first layer.
     """
 
+    score_map = True  # a map of per-patch scores, not one score per image (the shape checks accept it)
+
     def __init__(
         self, channels: int = 1, width: int = 64, n_layers: int = 2, norm: Literal["batch", "instance"] = "batch"
     ) -> None:

@@ -25,7 +25,8 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 
-from lightning_gans.core.module import GANModule, adam_2e4_beta05, real_samples
+from lightning_gans.core.guards import call_checked, check_scores
+from lightning_gans.core.module import GANModule, adam_2e4_beta05, evaluating, real_samples
 from lightning_gans.losses.base import AdversarialLoss
 from lightning_gans.losses.gan import NonSaturatingLoss
 from lightning_gans.nets.mlp import MLPDiscriminator, MLPGenerator
@@ -85,6 +86,13 @@ class GAN(GANModule):
             noise = torch.randn(samples.shape, device=samples.device, generator=self.noise_generator)
             samples = samples + std * noise
         return pack(samples, self.pack)
+
+    def check_batch(self, batch: Any) -> None:
+        """Besides the generator's sample shape: D must give one score per (packed) input of the data."""
+        super().check_batch(batch)
+        real_in = self.discriminator_input(real_samples(batch)[: 2 * self.pack], training=False)
+        with evaluating(self.discriminator) as discriminator:
+            check_scores(call_checked(discriminator, real_in, "discriminator"), real_in, self.discriminator)
 
     def generator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         """G's loss against the current D (unrolled GAN replaces this with an unrolled D)."""

@@ -81,9 +81,17 @@ class SemiSupervisedGAN(GANModule):
         """f(x): D's last hidden layer, what feature matching compares."""
         return self.discriminator.features(images)  # type: ignore[operator]  # checked in __init__
 
-    def training_step(self, batch: Any, batch_idx: int) -> None:
+    @staticmethod
+    def require_semi_supervised(batch: Any) -> None:
         if not isinstance(batch, dict) or set(batch) != {"unlabelled", "labelled"}:
             raise TypeError("sgan trains on a semi_supervised data module (batches of unlabelled and labelled data)")
+
+    def check_batch(self, batch: Any) -> None:
+        self.require_semi_supervised(batch)
+        super().check_batch(batch["unlabelled"])
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        self.require_semi_supervised(batch)
         unlabelled = batch["unlabelled"][0]  # its labels are never looked at
         labelled, labels = batch["labelled"]
         g_opt, d_opt = self.generator_and_discriminator_optimizers()

@@ -91,6 +91,7 @@ class SRGAN(TranslationModule):
         self.bicubic_ssim = StructuralSimilarityIndexMeasure(data_range=1.0)
 
     def on_fit_start(self) -> None:
+        super().on_fit_start()
         if self.pretrained_generator is None or self.generator_steps > 0:  # resumed runs have their own G
             return
         path = Path(self.pretrained_generator)

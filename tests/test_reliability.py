@@ -1,0 +1,330 @@
+"""Nothing lost, nothing run that should not be: a real SIGKILL mid-run and an exact resume, divergence that
+stops cleanly, crafted checkpoints that must not run code, and run folders that are never written over."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REPO
+from test_cli import run_cli
+
+from lightning_gans.callbacks.checkpoint import LastCheckpoint
+from lightning_gans.checkpoints import UntrustedCheckpointError, load_variant, read_checkpoint
+from lightning_gans.losses.gan import NonSaturatingLoss
+
+TINY_RUN = """\
+seed_everything: 0
+trainer:
+  default_root_dir: {root}
+  max_epochs: {epochs}
+  limit_train_batches: 12
+  limit_val_batches: 1
+  logger: false
+  enable_progress_bar: false
+  enable_model_summary: false
+  callbacks:
+    - class_path: lightning_gans.callbacks.LastCheckpoint
+      init_args: {{every_minutes: {minutes}}}
+model:
+  class_path: dcgan
+  init_args:
+    generator: {{class_path: dcgan, init_args: {{latent_dim: 16, image_size: 28, width: 8}}}}
+    discriminator: {{class_path: dcgan, init_args: {{image_size: 28, width: 8}}}}
+    ema_decay: 0.99
+data:
+  class_path: fashion_mnist
+  init_args: {{batch_size: 16}}
+"""
+
+
+def tiny_recipe(folder: Path, root: Path, epochs: int = 4, minutes: float = 0.0) -> Path:
+    path = folder / f"{root.name}.yaml"
+    path.write_text(TINY_RUN.format(root=root, epochs=epochs, minutes=minutes))
+    return path
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "lightning_gans", *args]
+
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
+
+
+def saved_state(path: Path) -> dict[str, torch.Tensor]:
+    """Everything a resumed run must reproduce: weights, buffers (EMA, batch norm), optimiser states, counters."""
+    state = torch.load(path, weights_only=True)
+    flat = {f"model.{k}": v for k, v in state["state_dict"].items()}
+    for i, optimizer in enumerate(state["optimizer_states"]):
+        for param, values in optimizer["state"].items():
+            flat.update({f"opt{i}.{param}.{k}": torch.as_tensor(v) for k, v in values.items()})
+    flat["generator_steps"] = torch.tensor(state["lightning_gans"]["generator_steps"])
+    flat["global_step"] = torch.tensor(state["global_step"])
+    return flat
+
+
+def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_weights_bit_for_bit(tmp_path: Path) -> None:
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    subprocess.run(cli("fit", "--config", str(tiny_recipe(tmp_path, whole))), env=ENV, check=True, capture_output=True)
+
+    process = subprocess.Popen(cli("fit", "--config", str(tiny_recipe(tmp_path, killed))), env=ENV,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    last = killed / "checkpoints/last.ckpt"
+    deadline = time.monotonic() + 300
+    step_at_kill = -1
+    while process.poll() is None and time.monotonic() < deadline:
+        if last.is_file():
+            step_at_kill = torch.load(last, weights_only=True)["global_step"]
+            if step_at_kill >= 30:  # epoch 1 of 4 (24 steps per epoch: 12 batches of a D and a G step)
+                os.kill(process.pid, signal.SIGKILL)
+                break
+        time.sleep(0.01)
+    assert process.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    assert 30 <= step_at_kill < 96
+    interrupted = torch.load(last, weights_only=True)
+    assert interrupted["global_step"] % 24 != 0 or interrupted["global_step"] >= 30  # a real mid-run checkpoint
+
+    result = subprocess.run(cli("fit", "--config", str(tiny_recipe(tmp_path, killed)), "--ckpt_path", "last"),
+                            env=ENV, capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected, resumed = saved_state(whole / "checkpoints/last.ckpt"), saved_state(last)
+    assert resumed.keys() == expected.keys()
+    different = [k for k in expected if not torch.equal(expected[k], resumed[k])]
+    assert not different, f"resumed run differs from the uninterrupted one in {different[:5]}"
+    assert int(resumed["global_step"]) == 96
+
+
+def test_a_mid_epoch_checkpoint_resumes_with_the_next_batch_of_that_epoch(tmp_path: Path) -> None:
+    from lightning_gans.data.base import EpochSeededSampler, ResumableDataLoader
+
+    data = torch.arange(40).float()
+    loader = ResumableDataLoader(data, batch_size=4, sampler=EpochSeededSampler(data, seed=3), drop_last=True)
+    loader.sampler.set_epoch(2)
+    batches = iter(loader)
+    first = [next(batches) for _ in range(3)]
+    state = loader.state_dict()
+    assert state == {"epoch": 2, "batches": 3}
+    rest = list(batches)
+
+    fresh = ResumableDataLoader(data, batch_size=4, sampler=EpochSeededSampler(data, seed=3), drop_last=True)
+    fresh.load_state_dict(state)
+    fresh.sampler.set_epoch(2)
+    resumed = list(fresh)
+    assert [b.tolist() for b in resumed] == [b.tolist() for b in rest]
+    assert len(first) + len(resumed) == 10
+    fresh.sampler.set_epoch(3)
+    assert len(list(fresh)) == 10  # the next epoch is whole again
+
+
+class NaNAfter(NonSaturatingLoss):
+    """A loss that feeds NaN into the discriminator's loss from its ``after``-th call on."""
+
+    def __init__(self, after: int = 10) -> None:
+        super().__init__()
+        self.after = after
+        self.calls = 0
+
+    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        loss = super().d_loss(real_logits, fake_logits)
+        return loss * float("nan") if self.calls >= self.after else loss
+
+
+def test_divergence_stops_with_the_loss_and_step_and_keeps_the_last_good_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "run"
+    recipe = tiny_recipe(tmp_path, root, epochs=2)
+    code, out = run_cli(["fit", "--config", str(recipe), "--model.loss", "test_reliability.NaNAfter",
+                         "--model.loss.after", "7"], capsys)  # fmt: skip
+    assert code == 1
+    # call 1 is the sanity validation; call 7 is the D step of the 6th training batch (global step 10)
+    assert "training diverged: train/d_loss became NaN or infinite at global step 10" in out, out
+    assert "Traceback" not in out
+    last = torch.load(root / "checkpoints/last.ckpt", weights_only=True)
+    assert last["global_step"] == 10  # written after the 5th batch: the last one before the NaN
+    assert all(torch.isfinite(v).all() for v in last["state_dict"].values() if v.is_floating_point())
+
+
+def test_metrics_and_sample_refuse_non_finite_samples() -> None:
+    from lightning_gans.images import save_samples
+    from lightning_gans.metrics.evaluation import SampleQuality
+
+    images = torch.zeros(4, 1, 28, 28)
+    quality = SampleQuality(["fid"], "fashion_classifier", images.uniform_(-1, 1).clone())
+    broken = images.clone()
+    broken[1, 0, 3, 3] = float("nan")
+    with pytest.raises(ValueError, match="1 of 4 generated samples hold NaN or infinite values"):
+        quality.evaluate(lambda n: broken[:n], 4)
+    with pytest.raises(ValueError, match="1 of 4 samples hold NaN"):
+        save_samples(broken, "never.png")
+    assert not Path("never.png").exists()
+
+
+# -- crafted files ---------------------------------------------------------------------------------------
+class WritesMarker:
+    """Unpickling this object creates a file: what a malicious checkpoint would do, harmlessly."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (Path.touch, (str(self.marker),))  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished tiny run (1 epoch): its last.ckpt is the base of the crafted files."""
+    folder = tmp_path_factory.mktemp("trained")
+    root = folder / "run"
+    subprocess.run(cli("fit", "--config", str(tiny_recipe(folder, root, epochs=1))), env=ENV, check=True,
+                   capture_output=True)  # fmt: skip
+    return root
+
+
+def crafted(trained: Path, tmp_path: Path, name: str, **hparams: object) -> Path:
+    state = torch.load(trained / "checkpoints/last.ckpt", weights_only=True)
+    for key, value in hparams.items():
+        if isinstance(value, dict) and isinstance(state["hyper_parameters"].get(key), dict):
+            state["hyper_parameters"][key] = {**state["hyper_parameters"][key], **value}
+        else:
+            state["hyper_parameters"][key] = value
+    path = tmp_path / name
+    torch.save(state, path)
+    return path
+
+
+@pytest.fixture
+def evil_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
+    """A module outside the registry whose import writes a marker file."""
+    marker = tmp_path / "imported.marker"
+    site = tmp_path / "evil_site"
+    site.mkdir()
+    (site / "evil_parts.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).touch()\n"
+        "from lightning_gans.variants.dcgan import DCGAN as Evil\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    return "evil_parts.Evil", marker
+
+
+def test_a_pickle_that_runs_code_is_refused_everywhere(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = tmp_path / "unpickled.marker"
+    bomb = tmp_path / "bomb.ckpt"
+    state = torch.load(trained / "checkpoints/last.ckpt", weights_only=True)
+    state["payload"] = WritesMarker(marker)
+    torch.save(state, bomb)
+    with pytest.raises(UntrustedCheckpointError, match="pickled objects"):
+        load_variant(bomb)
+    for args in (["sample", "--ckpt", str(bomb), "--out", str(tmp_path / "x.png")],
+                 ["evaluate", "--ckpt", str(bomb)], ["translate", "--ckpt", str(bomb), "--input", str(tmp_path)],
+                 ["validate", "--config", str(tiny_recipe(tmp_path, trained)), "--ckpt_path", str(bomb)]):  # fmt: skip
+        code, out = run_cli(args, capsys)
+        assert code != 0 and "pickled objects" in out and "Traceback" not in out, (args, out)
+    assert not marker.exists()
+    # the opt-in does what its help says: the file's code runs
+    read_checkpoint(bomb, trust=True)
+    assert marker.exists()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that stops reading early is not the test's business
+
+
+def test_a_checkpoint_from_a_url_is_never_unpickled_in_full(
+    trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = tmp_path / "downloaded.marker"
+    served = tmp_path / "served"
+    served.mkdir()
+    state = torch.load(trained / "checkpoints/last.ckpt", weights_only=True)
+    state["payload"] = WritesMarker(marker)
+    torch.save(state, served / "evil.ckpt")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    handler = functools.partial(QuietHandler, directory=str(served))
+    server = QuietServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/evil.ckpt"
+        root = tmp_path / "fresh"
+        code, out = run_cli(["validate", "--config", str(tiny_recipe(tmp_path, root)), "--ckpt_path", url], capsys)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code != 0 and "pickled objects" in out and "--trust_checkpoint" in out, out
+    assert "Traceback" not in out
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("where", ["_class_path", "generator"])
+def test_a_class_outside_the_registry_is_never_imported(
+    where: str, trained: Path, tmp_path: Path, evil_module: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    class_path, marker = evil_module
+    value: object = class_path if where == "_class_path" else {"class_path": class_path}
+    path = crafted(trained, tmp_path, "evil.ckpt", **{where: value})
+    recipe = str(tiny_recipe(tmp_path, tmp_path / "fresh"))
+    for args in (["sample", "--ckpt", str(path), "--out", str(tmp_path / "x.png")], ["evaluate", "--ckpt", str(path)],
+                 ["validate", "--config", recipe, "--ckpt_path", str(path)],
+                 ["fit", "--config", recipe, "--ckpt_path", str(path)]):  # fmt: skip
+        code, out = run_cli(args, capsys)
+        assert code != 0 and f"names '{class_path}'" in out and "registered" in out, out
+    with pytest.raises(UntrustedCheckpointError):
+        load_variant(path)
+    assert not marker.exists()
+
+
+def test_an_instantiator_other_than_lightning_clis_is_refused(trained: Path, tmp_path: Path) -> None:
+    path = crafted(trained, tmp_path, "evil.ckpt", _instantiator="os.system")
+    with pytest.raises(UntrustedCheckpointError, match="os.system"):
+        load_variant(path)
+
+
+def test_the_default_checkpoint_loads_without_trust(trained: Path) -> None:
+    model = load_variant(trained / "checkpoints/last.ckpt")
+    assert torch.isfinite(model.sample(4, seed=0)).all()
+
+
+# -- run folders ------------------------------------------------------------------------------------------
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def wandb_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+
+
+def test_wandb_files_go_under_the_run_folder(wandb_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run_cli(["fit", "--config", str(REPO / "recipes/gan_ring.yaml"), "--trainer.max_epochs", "1",
+                         "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
+                         "--trainer.default_root_dir", "elsewhere/run"], capsys)  # fmt: skip
+    assert code == 0, out
+    assert list((wandb_run / "elsewhere/run/wandb").glob("offline-run-*"))
+    assert not (wandb_run / "wandb").exists() and not (wandb_run / "runs/wandb").exists()
+
+
+def test_last_checkpoint_rejects_a_negative_interval() -> None:
+    with pytest.raises(ValueError, match="every_minutes"):
+        LastCheckpoint(every_minutes=-1)
