@@ -7,8 +7,9 @@ batches with one validation (5000-sample metrics) per epoch, ``LastCheckpoint(ev
 training process at a time with OMP_NUM_THREADS=1. One uninterrupted run is the reference. Each trial starts the
 same run, sends SIGKILL at a uniformly random moment between 30 % and 90 % of the reference's wall time, and
 reads ``last.ckpt`` at that instant: "lost" is the wall time since it was written (the training the crash cost,
-plus any validation pass in between, which writes nothing) and "step_in_last" its global step. Then ``--ckpt_path last`` finishes the run, and every tensor of its final checkpoint (weights,
-EMA, batch-norm buffers, optimiser states) is compared with the reference's.
+plus any validation pass in between, which writes nothing) and "step_in_last" its global step. Then
+``--ckpt_path last`` finishes the run, and every tensor of its final checkpoint (weights, EMA, batch-norm
+buffers, optimiser states, step counters) is compared with the reference's.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import Any
 
 import torch
 from run_folders import report
+
+from lightning_gans.checkpoints import read_checkpoint, state_tensors
 
 REPO = Path(__file__).resolve().parents[1]
 CAP = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "60", "--trainer.limit_val_batches", "2",
@@ -47,15 +50,6 @@ def command(root: Path, minutes: float, *extra: str) -> list[str]:
             "--trainer.default_root_dir", str(root), *extra]  # fmt: skip
 
 
-def tensors(path: Path) -> dict[str, torch.Tensor]:
-    state = torch.load(path, weights_only=True)
-    flat = {f"model.{k}": v for k, v in state["state_dict"].items()}
-    for i, optimizer in enumerate(state["optimizer_states"]):
-        for param, values in optimizer["state"].items():
-            flat.update({f"opt{i}.{param}.{k}": torch.as_tensor(v) for k, v in values.items()})
-    return flat
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=3)
@@ -71,7 +65,7 @@ def main() -> None:
         start = time.monotonic()
         subprocess.run(command(reference, args.every_minutes), env=ENV, check=True, capture_output=True)
         wall = time.monotonic() - start
-        expected = tensors(reference / "checkpoints/last.ckpt")
+        expected = state_tensors(read_checkpoint(reference / "checkpoints/last.ckpt"))
         rows["uninterrupted"] = {"wall_s": round(wall, 1)}
         for trial in range(args.trials):
             root = Path(tmp) / f"trial{trial}" / "run"
@@ -93,7 +87,7 @@ def main() -> None:
             row["step_in_last"] = torch.load(last, weights_only=True)["global_step"]
             subprocess.run(command(root, args.every_minutes, "--ckpt_path", "last"), env=ENV, check=True,
                            capture_output=True)  # fmt: skip
-            resumed = tensors(last)
+            resumed = state_tensors(read_checkpoint(last))
             different = [k for k in expected if not torch.equal(expected[k], resumed[k])]
             row["equal_tensors"] = f"{len(expected) - len(different)}/{len(expected)}"
             row["max_abs_diff"] = max((float((expected[k] - resumed[k]).abs().max()) for k in different), default=0.0)

@@ -79,6 +79,18 @@ def read_checkpoint_bytes(data: bytes, name: str | Path, trust: bool = False) ->
     return checkpoint
 
 
+def state_tensors(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Every tensor a resumed run must reproduce, flat: the module's state (weights, EMA, batch-norm buffers)
+    and the optimisers' states, plus the step counters; for checking that a resume was exact."""
+    flat = {f"model.{k}": v for k, v in checkpoint["state_dict"].items()}
+    for i, optimizer in enumerate(checkpoint.get("optimizer_states", [])):
+        for param, values in optimizer["state"].items():
+            flat.update({f"optimizer{i}.{param}.{k}": torch.as_tensor(v) for k, v in values.items()})
+    flat["global_step"] = torch.tensor(checkpoint["global_step"])
+    flat.update({k: torch.tensor(v) for k, v in checkpoint.get("lightning_gans", {}).items() if k.endswith("_steps")})
+    return flat
+
+
 def _import_paths(value: Any, where: str) -> Iterator[tuple[str, str]]:
     """Every ``(location, dotted import path)`` among the values: ``class_path`` entries and any other
     string that jsonargparse could import (callables and classes given as strings)."""

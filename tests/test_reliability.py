@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from conftest import REPO
 from test_cli import run_cli
 
 from lightning_gans.callbacks.checkpoint import LastCheckpoint
-from lightning_gans.checkpoints import UntrustedCheckpointError, load_variant, read_checkpoint
+from lightning_gans.checkpoints import UntrustedCheckpointError, load_variant, read_checkpoint, state_tensors
 from lightning_gans.losses.gan import NonSaturatingLoss
 
 TINY_RUN = """\
@@ -61,18 +62,6 @@ def cli(*args: str) -> list[str]:
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
 
 
-def saved_state(path: Path) -> dict[str, torch.Tensor]:
-    """Everything a resumed run must reproduce: weights, buffers (EMA, batch norm), optimiser states, counters."""
-    state = torch.load(path, weights_only=True)
-    flat = {f"model.{k}": v for k, v in state["state_dict"].items()}
-    for i, optimizer in enumerate(state["optimizer_states"]):
-        for param, values in optimizer["state"].items():
-            flat.update({f"opt{i}.{param}.{k}": torch.as_tensor(v) for k, v in values.items()})
-    flat["generator_steps"] = torch.tensor(state["lightning_gans"]["generator_steps"])
-    flat["global_step"] = torch.tensor(state["global_step"])
-    return flat
-
-
 def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_weights_bit_for_bit(tmp_path: Path) -> None:
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     subprocess.run(cli("fit", "--config", str(tiny_recipe(tmp_path, whole))), env=ENV, check=True, capture_output=True)
@@ -97,7 +86,8 @@ def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_weights_bit_for_bit
     result = subprocess.run(cli("fit", "--config", str(tiny_recipe(tmp_path, killed)), "--ckpt_path", "last"),
                             env=ENV, capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    expected, resumed = saved_state(whole / "checkpoints/last.ckpt"), saved_state(last)
+    expected = state_tensors(read_checkpoint(whole / "checkpoints/last.ckpt"))
+    resumed = state_tensors(read_checkpoint(last))
     assert resumed.keys() == expected.keys()
     different = [k for k in expected if not torch.equal(expected[k], resumed[k])]
     assert not different, f"resumed run differs from the uninterrupted one in {different[:5]}"
@@ -325,6 +315,41 @@ def test_wandb_files_go_under_the_run_folder(wandb_run: Path, capsys: pytest.Cap
     assert not (wandb_run / "wandb").exists() and not (wandb_run / "runs/wandb").exists()
 
 
+def test_last_ckpt_holds_the_other_checkpoint_callbacks_state_of_the_same_epoch(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    recipe = tiny_recipe(tmp_path, root, epochs=1)
+    best = "    - class_path: lightning.pytorch.callbacks.ModelCheckpoint\n      init_args: {monitor: val/d_loss}\n"
+    recipe.write_text(recipe.read_text().replace("  callbacks:\n", "  callbacks:\n" + best))  # listed first
+    subprocess.run(cli("fit", "--config", str(recipe)), env=ENV, check=True, capture_output=True)
+    states = torch.load(root / "checkpoints/last.ckpt", weights_only=True)["callbacks"]
+    scores = [state["best_model_score"] for key, state in states.items() if "val/d_loss" in key]
+    assert scores and scores[0] is not None  # on resume, "best" goes on from the right score
+
+
 def test_last_checkpoint_rejects_a_negative_interval() -> None:
     with pytest.raises(ValueError, match="every_minutes"):
         LastCheckpoint(every_minutes=-1)
+
+
+def test_a_new_learning_rate_given_on_resume_is_applied_and_reported(
+    trained: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO")
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    before = torch.load(run / "checkpoints/last.ckpt", weights_only=True)["optimizer_states"][0]["param_groups"][0]
+    assert before["lr"] == pytest.approx(2e-4)
+    recipe = str(tiny_recipe(tmp_path, run, epochs=2))
+    code, out = run_cli(["fit", "--config", recipe, "--ckpt_path", "last", "--model.g_optimizer", "torch.optim.Adam",
+                         "--model.g_optimizer.lr", "1e-3"], capsys)  # fmt: skip
+    assert code == 0, out
+    after = torch.load(run / "checkpoints/last.ckpt", weights_only=True)
+    assert after["optimizer_states"][0]["param_groups"][0]["lr"] == pytest.approx(1e-3)
+    assert after["optimizer_states"][1]["param_groups"][0]["lr"] == pytest.approx(2e-4)  # D's unchanged
+    assert "lr: 0.001" in (run / "config.yaml").read_text()
+    assert "resumed with the generator optimiser's lr = 0.001 (the checkpoint had 0.0002)" in caplog.text

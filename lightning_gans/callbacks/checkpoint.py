@@ -86,6 +86,10 @@ class LastCheckpoint(Checkpoint):
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if self.dirpath is None:
             self.dirpath = str(Path(trainer.default_root_dir) / "checkpoints")
+        # Last of all callbacks, so that at an epoch's end the other checkpoint callbacks have updated their state
+        # (the best val/fid so far, ...) before it goes into last.ckpt. A new list, not an edit of the one
+        # Lightning is iterating over to call this hook.
+        trainer.callbacks = [c for c in trainer.callbacks if c is not self] + [self]  # type: ignore[attr-defined]
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._last_write = time.monotonic()
