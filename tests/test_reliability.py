@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -300,19 +299,16 @@ def files_of(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture
-def wandb_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def test_wandb_files_go_under_the_run_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
-    yield tmp_path
-
-
-def test_wandb_files_go_under_the_run_folder(wandb_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run_cli(["fit", "--config", str(REPO / "recipes/gan_ring.yaml"), "--trainer.max_epochs", "1",
                          "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
                          "--trainer.default_root_dir", "elsewhere/run"], capsys)  # fmt: skip
     assert code == 0, out
-    assert list((wandb_run / "elsewhere/run/wandb").glob("offline-run-*"))
-    assert not (wandb_run / "wandb").exists() and not (wandb_run / "runs/wandb").exists()
+    assert list((tmp_path / "elsewhere/run/wandb").glob("offline-run-*"))
+    assert not (tmp_path / "wandb").exists() and not (tmp_path / "runs/wandb").exists()
 
 
 def test_last_ckpt_holds_the_other_checkpoint_callbacks_state_of_the_same_epoch(tmp_path: Path) -> None:
