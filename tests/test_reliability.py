@@ -144,6 +144,10 @@ def test_divergence_stops_with_the_loss_and_step_and_keeps_the_last_good_checkpo
     last = torch.load(root / "checkpoints/last.ckpt", weights_only=True)
     assert last["global_step"] == 10  # written after the 5th batch: the last one before the NaN
     assert all(torch.isfinite(v).all() for v in last["state_dict"].values() if v.is_floating_point())
+    # and it is what `--ckpt_path last` resumes from, once the cause is removed
+    code, out = run_cli(["fit", "--config", str(recipe), "--ckpt_path", "last"], capsys)
+    assert code == 0, out
+    assert torch.load(root / "checkpoints/last.ckpt", weights_only=True)["global_step"] == 48  # 2 epochs of 12
 
 
 def test_metrics_and_sample_refuse_non_finite_samples() -> None:
