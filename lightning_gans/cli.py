@@ -179,6 +179,7 @@ class GANCLI(LightningCLI):
             checkpoint = read_checkpoint(str(ckpt_path), trust)
             if not trust:
                 check_imports(checkpoint.get("hyper_parameters") or {}, ckpt_path)
+            self.read_ckpt_path = str(ckpt_path)  # checked_checkpoint need not read it again
         super()._parse_ckpt_path()
 
     def before_instantiate_classes(self) -> None:
@@ -219,8 +220,9 @@ class GANCLI(LightningCLI):
         config["weights_only"] = not trust
         ckpt_path = config.get("ckpt_path")
         ckpt_path = None if ckpt_path is None else str(ckpt_path)  # jsonargparse may give a Path object
-        if ckpt_path is not None and "://" not in ckpt_path and ckpt_path not in ("last", "best", "hpc"):
-            read_checkpoint(ckpt_path, trust)
+        local = ckpt_path is not None and "://" not in ckpt_path and ckpt_path not in ("last", "best", "hpc")
+        if local and ckpt_path != getattr(self, "read_ckpt_path", None):
+            read_checkpoint(str(ckpt_path), trust)
 
     def before_fit(self) -> None:
         config = self.config_init["fit"]

@@ -13,6 +13,8 @@ from PIL import Image
 from torch import Tensor
 from torchvision.utils import make_grid
 
+from lightning_gans.core.guards import non_finite_samples
+
 
 def to_uint8(images: Tensor) -> Tensor:
     """[-1, 1] float -> [0, 255] uint8."""
@@ -61,7 +63,7 @@ def save_picture(picture: Tensor, path: str | Path) -> Path:
 def save_samples(samples: Tensor, path: str | Path, nrow: int | None = None) -> Path:
     """Write samples in [-1, 1] (images) or 2-D points as one PNG; refuses non-finite samples, which would
     draw as a blank picture that looks like a result."""
-    bad = int((~torch.isfinite(samples)).flatten(1).any(dim=1).sum())
+    bad = non_finite_samples(samples)
     if bad:
         raise ValueError(f"{bad} of {len(samples)} samples hold NaN or infinite values: no picture written")
     return save_picture(sample_picture(samples, nrow), path)

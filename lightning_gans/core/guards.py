@@ -42,8 +42,10 @@ class NonFiniteWatch:
         bad = sorted((step, name) for step, name in seen if step >= 0)
         return (bad[0][1], bad[0][0]) if bad else None
 
-    def reset(self) -> None:
-        self.first_step.clear()
+
+def non_finite_samples(samples: Tensor) -> int:
+    """How many samples (along the first dimension) hold a NaN or an infinity."""
+    return int((~torch.isfinite(samples)).flatten(1).any(dim=1).sum())
 
 
 def non_finite_parameters(named: Iterable[tuple[str, Tensor]]) -> list[str]:

@@ -27,6 +27,7 @@ from torchmetrics.image.inception import InceptionScore
 from torchmetrics.image.kid import KernelInceptionDistance
 from torchmetrics.utilities import dim_zero_cat
 
+from lightning_gans.core.guards import non_finite_samples
 from lightning_gans.metrics.birthday import BirthdayParadox
 from lightning_gans.metrics.classes import ClassCoverage
 from lightning_gans.metrics.conditional import ConditionalAccuracy
@@ -229,7 +230,7 @@ class SampleQuality:
 
     def _feed(self, images: Tensor, real: bool, labels: Tensor | None = None) -> int:
         # Non-finite inputs would reach FID's matrix square root, which crashes in LAPACK on them.
-        bad = int((~torch.isfinite(images)).flatten(1).any(dim=1).sum())
+        bad = non_finite_samples(images)
         if bad:
             kind = "real images" if real else "generated samples"
             cause = "" if real else " (the generator has diverged)"

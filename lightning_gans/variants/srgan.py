@@ -22,13 +22,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import torch
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 from torch.optim import Adam, Optimizer
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
+from lightning_gans.checkpoints import read_checkpoint
 from lightning_gans.core.translation import TranslationModule, shown_like, to_unit_range
 from lightning_gans.data.pairs import bicubic_upsample
 from lightning_gans.losses.base import AdversarialLoss
@@ -97,7 +97,7 @@ class SRGAN(TranslationModule):
         path = Path(self.pretrained_generator)
         if not path.is_file():
             raise FileNotFoundError(f"pretrained_generator: no checkpoint at {path}")
-        state = torch.load(path, map_location=self.device, weights_only=True)["state_dict"]
+        state = read_checkpoint(path)["state_dict"]  # names a damaged or unsafe file
         self.generator.load_state_dict(
             {k.removeprefix("generator."): v for k, v in state.items() if k.startswith("generator.")}
         )
