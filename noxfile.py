@@ -1,4 +1,5 @@
-"""Developer sessions: `nox -s tests`, `nox -s lint`, `nox -s typecheck`, `nox -s plugins`, `nox -s train`.
+"""Developer sessions: `nox -s tests`, `nox -s tests_minimum`, `nox -s lint`, `nox -s typecheck`, `nox -s plugins`,
+`nox -s train`.
 
 Every session installs torch and torchvision as a matching pair from PyPI first, with `--isolated` so
 that a machine-wide pip configuration pointing at another torch build (e.g. a CPU-only wheel that PyPI's
@@ -7,7 +8,15 @@ torchvision cannot load) is not used.
 
 from __future__ import annotations
 
+import sys
+
 import nox
+from packaging.requirements import Requirement  # a dependency of nox
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # nox itself running on Python 3.10
+    import tomli as tomllib
 
 nox.options.sessions = ["lint", "tests", "plugins"]
 nox.options.reuse_existing_virtualenvs = True
@@ -26,6 +35,37 @@ def tests(session: nox.Session) -> None:
     """The test suite (offline; W&B runs offline)."""
     install_project(session, "test")
     session.run("pytest", *session.posargs, env={"WANDB_MODE": "offline"})
+
+
+def minimum_pins() -> list[str]:
+    """pyproject.toml's dependencies, each pinned at its lower bound: ``name>=X`` becomes ``name==X``."""
+    with open("pyproject.toml", "rb") as file:
+        dependencies = tomllib.load(file)["project"]["dependencies"]
+    pins = []
+    for dependency in dependencies:
+        requirement = Requirement(dependency)
+        lower = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+        if len(lower) != 1:
+            raise ValueError(f"{dependency!r} in pyproject.toml needs exactly one lower bound (>=X) to pin")
+        extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+        marker = f"; {requirement.marker}" if requirement.marker else ""
+        pins.append(f"{requirement.name}{extras}=={lower[0]}{marker}")
+    return pins
+
+
+@nox.session(python="3.11")
+def tests_minimum(session: nox.Session) -> None:
+    """The test suite against the oldest versions pyproject.toml allows, every dependency at its lower bound.
+
+    The lower bounds of torch and torchvision must be a matching pair (tests/test_dependencies.py checks it);
+    the test tools (pytest, ...) are the latest. Not in the default sessions: it downloads a second torch.
+    """
+    pins = minimum_pins()
+    session.install("--isolated", *pins, "-e", ".[test]")
+    session.run("pip", "check")
+    # tests/test_dependencies.py then asserts that each installed version is exactly the lower bound
+    env = {"WANDB_MODE": "offline", "LIGHTNING_GANS_MINIMUM_VERSIONS": "1"}
+    session.run("pytest", *session.posargs, env=env)
 
 
 @nox.session(python="3.11")

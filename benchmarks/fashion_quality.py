@@ -117,7 +117,7 @@ def plain_dcgan(root: str, budget: float, seed: int) -> dict[str, Any]:
             d_loss.backward()
             d_opt.step()
             discriminator.requires_grad_(False)
-            g_loss = loss.g_loss(discriminator(fake))
+            g_loss = loss.g_loss(None, discriminator(fake))  # non-saturating: no real logits needed
             g_opt.zero_grad(set_to_none=True)
             g_loss.backward()
             g_opt.step()
@@ -136,7 +136,7 @@ def plain_dcgan(root: str, budget: float, seed: int) -> dict[str, Any]:
 
 
 def recipe_row(name: str, root: str, budget: float, seed: int) -> dict[str, Any]:
-    from lightning_gans.cli import run_lightning_cli
+    from lightning_gans.lightning_cli import run_lightning_cli
 
     with tempfile.TemporaryDirectory() as run_dir:
         cli = run_lightning_cli(

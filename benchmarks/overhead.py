@@ -118,7 +118,7 @@ def plain_run(warmup: int, steps: int) -> tuple[float, float]:
         d_opt.step()
         for p in discriminator.parameters():  # what toggled_optimizer does, so both sides skip D's grads
             p.requires_grad_(False)
-        g_loss = loss.g_loss(discriminator(fake))
+        g_loss = loss.g_loss(None, discriminator(fake))  # non-saturating: no real logits needed
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         g_opt.step()

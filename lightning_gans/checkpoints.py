@@ -28,23 +28,12 @@ from lightning_gans import registry
 from lightning_gans.core.guards import non_finite_parameters
 from lightning_gans.core.module import GenerativeModule, TrainingModule
 from lightning_gans.core.translation import TranslationModule
+from lightning_gans.errors import TRUST_HINT, UntrustedCheckpointError
 
 # what LightningCLI stores as the checkpoint's instantiator; Lightning imports and calls this path
 LIGHTNING_CLI_INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"
 TRUSTED_MODULES = ("torch.optim.",)  # optimisers and learning-rate schedulers, named by class_path in configs
 _IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
-TRUST_HELP = (
-    "Load checkpoints (a local file or a URL) with full pickle and import any class they name. A "
-    "crafted checkpoint can then run arbitrary code on this machine: only for files from a source you trust. "
-    "Without it, checkpoints hold tensors and plain values only."
-)
-TRUST_HINT = (
-    "If you trust the file's source, --trust_checkpoint (Python: trust=True) loads it anyway; that runs its code."
-)
-
-
-class UntrustedCheckpointError(ValueError):
-    """A checkpoint that would import or unpickle something outside lightning-gans' registry."""
 
 
 def read_checkpoint(path: str | Path, trust: bool = False) -> dict[str, Any]:
@@ -166,8 +155,10 @@ def load_module(path: str | Path, map_location: str = "cpu", trust: bool = False
         )
     if not trust:
         check_imports(hparams, path)
-    found = registry.find_registered(class_path)
-    cls = found[0].load(found[1].name) if found is not None else registry.import_class(class_path)
+    for _, part in _import_paths(hparams, ""):
+        if registry.find_registered(part) is not None:
+            registry.class_at(part)  # a plugin that fails to import is named with its distribution, here
+    cls = registry.class_at(class_path)
     if not (isinstance(cls, type) and issubclass(cls, TrainingModule)):
         raise TypeError(f"{path}: {class_path} is not a lightning-gans variant")
     model = cls.load_from_checkpoint(io.BytesIO(data), map_location=map_location, weights_only=not trust)

@@ -1,348 +1,60 @@
-"""``lightning-gans``: LightningCLI for ``fit``/``validate``/``test``, plus ``list``, ``sample``, ``translate``
-and ``evaluate``.
+"""``lightning-gans``: ``fit``/``validate``/``test`` (LightningCLI, in ``lightning_gans.lightning_cli``), plus
+``list``, ``sample``, ``translate`` and ``evaluate``.
 
-Recipes may name a part by registry name wherever LightningCLI expects a ``class_path``
-(``class_path: dcgan``, ``--model.generator mlp``). Names are rewritten to the registered class's import
-path while the YAML is loaded, through a jsonargparse parser mode, so plugins need no import line anywhere.
+This module imports neither torch nor Lightning: ``--help`` and ``list`` answer at once, and each command
+imports what it needs when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import netrc
 import os
 import pickle
 import sys
 import traceback
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import yaml
-from jsonargparse import get_loader, set_loader
-from lightning.pytorch import LightningDataModule, LightningModule, Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
-from lightning.pytorch.loggers import WandbLogger
 
 from lightning_gans import registry
-from lightning_gans.callbacks.checkpoint import LAST_NAME, LastCheckpoint
-from lightning_gans.checkpoints import TRUST_HELP, UntrustedCheckpointError, check_imports, read_checkpoint
-from lightning_gans.registry import Registry, UnknownNameError
+from lightning_gans.errors import TRUST_HELP, RunFolderError
 
-PARSER_MODE = "lightning_gans"
 DEBUG_ENV = "LIGHTNING_GANS_DEBUG"
-
-# Which registry a registry name refers to, keyed by the config key it stands under.
-KEY_KINDS: dict[str, Registry[Any]] = {
-    "model": registry.variants,
-    "generator": registry.generators,
-    "discriminator": registry.discriminators,
-    "loss": registry.losses,
-    "data": registry.datamodules,
-}
-
-
-def resolve_name(name: str, key: str | None) -> str:
-    """A registry name -> ``module.Class``; anything else (an import path, a class name) unchanged."""
-    if not name or "." in name:
-        return name  # an import path
-    kind = KEY_KINDS.get(key or "")
-    if kind is not None:
-        if name in kind or not name[0].isupper():
-            return kind.entry(name).class_path  # unknown lower-case names raise, listing what exists
-        return name  # a class name, which jsonargparse resolves among imported subclasses
-    holders = [r for r in registry.REGISTRIES.values() if name in r]
-    if len(holders) == 1:
-        return holders[0].entry(name).class_path
-    if len(holders) > 1:
-        kinds = ", ".join(r.kind for r in holders)
-        raise UnknownNameError(f"{name!r} names a {kinds}; write the full class_path where the kind is not clear")
-    return name
-
-
-def resolve_registry_names(value: Any, key: str | None = None) -> Any:
-    """Rewrite registry names in ``class_path`` values (and bare values under part keys) in loaded YAML."""
-    if isinstance(value, dict):
-        if isinstance(value.get("class_path"), str):
-            value["class_path"] = resolve_name(value["class_path"], key)
-        for child_key, child in value.items():
-            if child_key == "init_args":
-                resolve_registry_names(child, None)
-            elif child_key != "class_path":
-                if isinstance(child, str) and child_key in KEY_KINDS:
-                    value[child_key] = resolve_name(child, child_key)
-                else:
-                    resolve_registry_names(child, child_key)
-    elif isinstance(value, list):
-        for item in value:
-            resolve_registry_names(item, key)
-    return value
-
-
-def _install_parser_mode() -> None:
-    yaml_loader = get_loader("yaml")
-
-    def load(text: str) -> Any:
-        return resolve_registry_names(yaml_loader(text))
-
-    set_loader(PARSER_MODE, load)
-
-
-def resolve_argv(argv: Sequence[str]) -> list[str]:
-    """Registry names given on the command line: ``--model.generator mlp``, ``--model=dcgan``, ..."""
-    out = list(argv)
-    for i, token in enumerate(out):
-        if not token.startswith("--"):
-            continue
-        option, eq, value = token[2:].partition("=")
-        parts = [p for p in option.split(".") if p not in ("init_args", "class_path")]
-        key = parts[-1] if parts else ""
-        if key not in KEY_KINDS:
-            continue
-        if eq:
-            out[i] = f"--{option}={resolve_name(value, key)}"
-        elif i + 1 < len(out) and not out[i + 1].startswith("-") and not out[i + 1].endswith((".yaml", ".yml")):
-            out[i + 1] = resolve_name(out[i + 1], key)
-    return out
-
-
-def wandb_has_credentials() -> bool:
-    """Whether wandb could log in without asking: an API key in the environment or in ~/.netrc."""
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").split("://")[-1].split("/")[0]
-    try:
-        return netrc.netrc().authenticators(host) is not None
-    except (FileNotFoundError, netrc.NetrcParseError):
-        return False
-
-
-def choose_wandb_mode() -> str:
-    """Online when logged in; otherwise offline, so a run never stops to ask for an API key."""
-    if "WANDB_MODE" not in os.environ and not wandb_has_credentials():
-        os.environ["WANDB_MODE"] = "offline"
-        print("lightning-gans: no W&B credentials found, logging offline (sync later with `wandb sync`).")
-    return os.environ.get("WANDB_MODE", "online")
-
-
-class SaveConfigToRunDir(SaveConfigCallback):
-    """The resolved config as ``<default_root_dir>/config.yaml``, beside the run's checkpoints and samples.
-
-    Lightning's default writes to ``trainer.log_dir`` (for W&B the shared ``save_dir``) as soon as the trainer
-    is set up, so a fit that then failed had already replaced the run's config. This writes when training
-    starts: after the checks, the checkpoint restore and the sanity validation have passed. A resumed fit
-    rewrites it with the settings it now trains with.
-    """
-
-    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        pass  # see on_train_start
-
-    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if not self.already_saved and trainer.is_global_zero:
-            self.save_config(trainer, pl_module, "fit")
-        self.already_saved = True
-
-    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        path = Path(trainer.default_root_dir) / self.config_filename
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.parser.save(self.config, str(path), skip_none=False, overwrite=True, multifile=self.multifile)
-
-
-RUN_FILES = ("config.yaml", "checkpoints/*.ckpt", "samples/*.png")
-
-
-def earlier_run_files(root: Path) -> list[str]:
-    """What an earlier ``lightning-gans fit`` left in the run folder ``root``."""
-    return sorted(str(p.relative_to(root)) for pattern in RUN_FILES for p in root.glob(pattern))
-
-
-class RunFolderError(ValueError):
-    """A fit that would write over an earlier run, or resume one that is not there."""
-
-
-class GANCLI(LightningCLI):
-    """LightningCLI with registry names, run folders that are never overwritten, checkpoints that are loaded
-    without running code from them, and W&B files in the run folder."""
-
-    def add_arguments_to_parser(self, parser: Any) -> None:
-        parser.add_argument("--trust_checkpoint", type=bool, default=False, help=TRUST_HELP)
-
-    def _parse_ckpt_path(self) -> None:
-        # LightningCLI reads a local --ckpt_path here, before any hook, and puts the model class its
-        # hyper-parameters name into the config, which jsonargparse then imports: check the file first.
-        subcommand = self.config.get("subcommand")
-        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
-        if ckpt_path is not None and Path(str(ckpt_path)).is_file():
-            trust = bool(self.config[subcommand].get("trust_checkpoint"))
-            checkpoint = read_checkpoint(str(ckpt_path), trust)
-            if not trust:
-                check_imports(checkpoint.get("hyper_parameters") or {}, ckpt_path)
-            self.read_ckpt_path = str(ckpt_path)  # checked_checkpoint need not read it again
-        super()._parse_ckpt_path()
-
-    def before_instantiate_classes(self) -> None:
-        config = self.config[self.subcommand] if self.subcommand else self.config
-        root = config.trainer.default_root_dir or os.getcwd()
-        loggers = config.trainer.logger
-        for logger in loggers if isinstance(loggers, list) else [loggers]:
-            class_path = getattr(logger, "class_path", None) or ""
-            init = getattr(logger, "init_args", None)
-            # W&B's files belong to the run they log, not to wherever the command was started
-            if class_path.endswith("WandbLogger") and init is not None:
-                if init.get("save_dir") in (None, ".") and init.get("dir") is None:
-                    init.save_dir = str(root)
-
-    def instantiate_trainer(self, **kwargs: Any) -> Any:
-        trainer = super().instantiate_trainer(**kwargs)
-        # Checkpoints go to <default_root_dir>/checkpoints rather than into a per-run W&B folder, so that
-        # `--ckpt_path last` finds the previous run's last.ckpt.
-        for callback in trainer.checkpoint_callbacks:
-            if isinstance(callback, (ModelCheckpoint, LastCheckpoint)) and callback.dirpath is None:
-                callback.dirpath = str(Path(trainer.default_root_dir) / "checkpoints")
-        return trainer
-
-    def last_checkpoint_path(self) -> Path:
-        for callback in self.trainer.checkpoint_callbacks:
-            if isinstance(callback, LastCheckpoint):
-                return callback.path
-        return Path(self.trainer.default_root_dir) / "checkpoints" / LAST_NAME
-
-    def checked_checkpoint(self, subcommand: str) -> None:
-        """Checkpoints are loaded with ``weights_only=True`` unless ``--trust_checkpoint``; a local one is read
-        here first (``last`` is resolved by now), so that a missing, damaged or unsafe file is named before
-        anything starts."""
-        config = self.config_init[subcommand]
-        trust = bool(config.get("trust_checkpoint"))
-        if config.get("weights_only") is False and not trust:
-            raise UntrustedCheckpointError(f"--weights_only false unpickles arbitrary objects: {TRUST_HELP}")
-        config["weights_only"] = not trust
-        ckpt_path = config.get("ckpt_path")
-        ckpt_path = None if ckpt_path is None else str(ckpt_path)  # jsonargparse may give a Path object
-        local = ckpt_path is not None and "://" not in ckpt_path and ckpt_path not in ("last", "best", "hpc")
-        if local and ckpt_path != getattr(self, "read_ckpt_path", None):
-            read_checkpoint(str(ckpt_path), trust)
-
-    def before_fit(self) -> None:
-        config = self.config_init["fit"]
-        root = Path(self.trainer.default_root_dir)
-        if config.get("ckpt_path") == "last":
-            last = self.last_checkpoint_path()
-            if not last.is_file():
-                raise RunFolderError(
-                    f"--ckpt_path last: there is nothing to resume, {last} does not exist (a run writes it at the "
-                    "end of its first epoch and every few minutes of training). Check --trainer.default_root_dir, "
-                    "or drop --ckpt_path to start a new run."
-                )
-            config["ckpt_path"] = str(last)
-        elif config.get("ckpt_path") is None:
-            found = earlier_run_files(root)
-            if found:
-                shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
-                raise RunFolderError(
-                    f"{root} already holds a run ({shown}), and a new fit never writes over one. Resume it with "
-                    "--ckpt_path last, train into another folder with --trainer.default_root_dir, or delete the "
-                    "folder first."
-                )
-        self.checked_checkpoint("fit")
-
-    def before_validate(self) -> None:
-        self.checked_checkpoint("validate")
-
-    def before_test(self) -> None:
-        self.checked_checkpoint("test")
-
-
-def check_yaml_file(path: Path, seen: set[Path]) -> None:
-    """Parse ``path`` and the YAML files it includes by relative path (``logger: _shared/wandb.yaml``), so
-    that a syntax error is reported with the file, line and column instead of as a parser dump."""
-    if path.resolve() in seen:
-        return
-    seen.add(path.resolve())
-    if not path.is_file():
-        raise FileNotFoundError(f"no such config file: {path}")
-    try:
-        content = yaml.safe_load(path.read_text())
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "somewhere"
-        raise ValueError(f"{path}: invalid YAML at {where}: {error.problem or error.context}") from error
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not a readable YAML file: {error}") from error
-
-    def includes(value: Any) -> Iterator[str]:
-        if isinstance(value, dict):
-            for child in value.values():
-                yield from includes(child)
-        elif isinstance(value, list):
-            for child in value:
-                yield from includes(child)
-        elif isinstance(value, str) and value.endswith((".yaml", ".yml")):
-            yield value
-
-    for name in includes(content):
-        included = path.parent / name
-        if included.is_file():
-            check_yaml_file(included, seen)
-
-
-def check_yaml_files(argv: Sequence[str]) -> None:
-    """Check every YAML file named on the command line (``--config`` ones must exist)."""
-    seen: set[Path] = set()
-    args = list(argv)
-    for i, token in enumerate(args):
-        option, _, value = token.partition("=") if token.startswith("--") else ("", "", token)
-        if not value.endswith((".yaml", ".yml")):
-            continue
-        if Path(value).is_file() or option == "--config" or (i > 0 and args[i - 1] == "--config"):
-            check_yaml_file(Path(value), seen)
-
-
-def run_lightning_cli(argv: Sequence[str]) -> GANCLI:
-    """Run ``fit``/``validate``/``test``/... as LightningCLI would; returns the CLI (its model, trainer)."""
-    _install_parser_mode()
-    # We hand LightningCLI an argv with registry names resolved, which it warns about when sys.argv is set too.
-    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
-    choose_wandb_mode()
-    check_yaml_files(argv)
-    cli = GANCLI(
-        LightningModule,
-        LightningDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        args=resolve_argv(argv),
-        parser_kwargs={"parser_mode": PARSER_MODE},
-        save_config_callback=SaveConfigToRunDir,
-        save_config_kwargs={"save_to_log_dir": False},
-        auto_configure_optimizers=False,  # variants build their own (generator, discriminator) optimisers
-    )
-    for logger in cli.trainer.loggers:
-        if isinstance(logger, WandbLogger) and logger._experiment is not None:
-            # Lightning leaves the run open; close it so a second fit in this process starts a new one.
-            logger.experiment.finish()
-    return cli
 
 
 # -- list ------------------------------------------------------------------------------------------------
 def list_command(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="lightning-gans list", description="Registered parts, built-in and from plugins."
+        prog="lightning-gans list",
+        description="Registered parts, built-in and from plugins, read from package metadata (nothing is imported).",
     )
     parser.add_argument("kind", nargs="?", choices=sorted(registry.REGISTRIES), help="only this kind")
+    parser.add_argument(
+        "--check", action="store_true", help="also import every part and report the broken ones (exit 1 if any)"
+    )
     args = parser.parse_args(argv)
-    rows = [("KIND", "NAME", "CLASS", "DISTRIBUTION", "STATUS")]
+    rows = [("KIND", "NAME", "CLASS", "DISTRIBUTION", "STATUS" if args.check else "")]
     problems = 0
     for plural, reg in registry.REGISTRIES.items():
         if args.kind and plural != args.kind:
             continue
-        for entry, problem in reg.check_all():
-            problems += problem is not None
-            status = "ok" if problem is None else "BROKEN: " + problem
+        shadowed = reg.shadowed()
+        checked = dict(reg.check_all()) if args.check else {}
+        for entry in reg.entries():
+            status = "ok" if args.check else ""
+            if entry in shadowed:
+                winner = shadowed[entry]
+                status = (
+                    f"SHADOWED by {winner.distribution} {winner.version}: the name means the built-in; "
+                    f"use class_path {entry.class_path}"
+                )
+            problem = checked.get(entry)
+            if problem is not None:
+                problems += 1
+                status = "BROKEN: " + problem
             rows.append((entry.kind, entry.name, entry.target, f"{entry.distribution} {entry.version}", status))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4])
+        print(("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4]).rstrip())
     if registry.plugins_disabled():
         print(f"(plugins disabled by {registry.DISABLE_PLUGINS_ENV})")
     return 1 if problems else 0
@@ -559,9 +271,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args[0] == "translate":
             return translate_command(args[1:])
         if args[0] == "evaluate":
-            from lightning_gans.evaluate import evaluate_command  # imported on use: keeps `list` fast
+            from lightning_gans.evaluate import evaluate_command
 
             return evaluate_command(args[1:])
+        from lightning_gans.lightning_cli import run_lightning_cli  # torch and Lightning: only for these commands
+
         run_lightning_cli(args)
     except KeyboardInterrupt:
         print("lightning-gans: interrupted", file=sys.stderr)

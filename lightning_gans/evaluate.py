@@ -17,13 +17,14 @@ from typing import Any
 import yaml
 from lightning.pytorch import LightningDataModule
 
-from lightning_gans.checkpoints import TRUST_HELP, check_imports, load_variant
+from lightning_gans import registry
+from lightning_gans.checkpoints import check_imports, load_variant
 from lightning_gans.core.module import GenerativeModule
+from lightning_gans.errors import TRUST_HELP
 from lightning_gans.images import save_picture
 from lightning_gans.metrics.evaluation import METRICS, SampleQuality, dataset_images, minimum_images, parse_metric_names
 from lightning_gans.metrics.features import FeatureNetwork, FeatureNetworkUnavailable, build_feature_network
 from lightning_gans.metrics.memorisation import NearestNeighbourMemorisation
-from lightning_gans.registry import RegistryError, import_class
 from lightning_gans.sampling import truncated_latents
 
 
@@ -59,15 +60,14 @@ def datamodule_from(
 
 
 def build_datamodule(spec: dict[str, Any], root: str | None) -> LightningDataModule:
-    from lightning_gans.cli import resolve_name
-
     init_args = dict(spec.get("init_args") or {})
     inner = init_args.get("data")
     if isinstance(inner, dict) and "class_path" in inner:
         init_args["data"] = build_datamodule(inner, root)
     elif root is not None:
         init_args["root"] = root
-    return import_class(resolve_name(spec["class_path"], "data"))(**init_args)  # type: ignore[no-any-return]
+    path = registry.resolve_name(spec["class_path"], registry.datamodules, "data")
+    return registry.class_at(path, "data")(**init_args)  # type: ignore[no-any-return]
 
 
 def split_of(datamodule: LightningDataModule, split: str) -> Any:
@@ -186,8 +186,8 @@ def evaluate_command(argv: Sequence[str]) -> int:
         network = build_feature_network(args.feature_network)
         config = Path(args.config) if args.config else run_config_of(Path(args.ckpt))
         datamodule = datamodule_from(config, args.data, args.data_root, trust=args.trust_checkpoint)
-    except (FileNotFoundError, ValueError, TypeError, FeatureNetworkUnavailable, RegistryError) as error:
-        parser.error(str(error))
+    except (FileNotFoundError, ValueError, TypeError, FeatureNetworkUnavailable) as error:
+        parser.error(str(error))  # a RegistryError goes on to the CLI's report: one paragraph, exit status 2
     out = Path(args.out)
     pairs = Path(args.pairs_png) if args.pairs_png else out.with_name(out.stem + "_knn_pairs.png")
     try:

@@ -7,6 +7,18 @@ for, so ``import lightning_gans`` imports no plugin.
 
 Setting ``LIGHTNING_GANS_DISABLE_PLUGIN_AUTOLOAD=1`` keeps only the parts that lightning-gans itself ships,
 for exact reproductions that must not depend on what else happens to be installed.
+
+Precedence: a built-in name always means the built-in part. A plugin that registers a name lightning-gans
+already ships (a generator called ``dcgan``) is *shadowed*: installing it changes no recipe that worked
+before, ``lightning-gans list`` shows both distributions, and the plugin's part is reached by its
+``class_path``. Two plugins claiming one name that lightning-gans does not ship are an error on use, naming
+both distributions.
+
+Names are resolved here, for every entry point (the CLI, ``evaluate``, checkpoints and the Python API), and
+driven by types: a constructor parameter annotated as a part of some kind (``Generator`` from
+``lightning_gans.core.parts``, ``AdversarialLoss``, a ``LightningDataModule``, ...) takes that kind's names,
+whatever the parameter is called. ``resolve_config`` rewrites names to import paths in a LightningCLI config;
+``build`` and ``Registry.create`` construct parts from names in Python.
 """
 
 from __future__ import annotations
@@ -14,23 +26,33 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.metadata as metadata
+import inspect
 import os
+import types
+import typing
 import warnings
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Annotated, Any, Generic, TypeVar, Union, cast
 
 __all__ = [
     "DISABLE_PLUGINS_ENV",
-    "import_class",
     "DuplicateNameError",
     "Entry",
-    "find_registered",
+    "PartKind",
     "PluginLoadError",
     "REGISTRIES",
     "Registry",
     "RegistryError",
     "UnknownNameError",
     "WrongBaseClassError",
+    "build",
+    "class_at",
+    "find_registered",
+    "import_class",
+    "kind_of",
+    "part_parameter",
+    "resolve_config",
+    "resolve_name",
 ]
 
 DISABLE_PLUGINS_ENV = "LIGHTNING_GANS_DISABLE_PLUGIN_AUTOLOAD"
@@ -147,15 +169,20 @@ class Registry(Generic[T]):
         return sorted(self._scan())
 
     def entries(self) -> list[Entry]:
-        return [e for name in self.names() for e in self._scan()[name]]
+        """Every claim, by name; under one name the built-in first."""
+        return [e for name in self.names() for e in sorted(self._scan()[name], key=lambda e: not e.builtin)]
 
     def __contains__(self, name: object) -> bool:
         return name in self._scan()
 
     def entry(self, name: str) -> Entry:
+        """The entry ``name`` means: the built-in one if lightning-gans ships the name, else the only claim."""
         claims = self._scan().get(name)
         if not claims:
             raise UnknownNameError(self._unknown_message(name))
+        builtin = [c for c in claims if c.builtin]
+        if builtin:
+            return builtin[0]  # plugins never change what a built-in name means (see the module docstring)
         if len(claims) > 1:
             who = "; ".join(c.describe() for c in claims)
             raise DuplicateNameError(
@@ -163,6 +190,16 @@ class Registry(Generic[T]):
                 "Uninstall one of them, or name the part by its class_path instead."
             )
         return claims[0]
+
+    def shadowed(self) -> dict[Entry, Entry]:
+        """Plugin entries hidden by a built-in part of the same name, each mapped to the built-in."""
+        hidden: dict[Entry, Entry] = {}
+        for claims in self._scan().values():
+            builtin = [c for c in claims if c.builtin]
+            for claim in claims:
+                if builtin and not claim.builtin:
+                    hidden[claim] = builtin[0]
+        return hidden
 
     def _unknown_message(self, name: str) -> str:
         names = self.names()
@@ -179,9 +216,12 @@ class Registry(Generic[T]):
 
     def load(self, name: str) -> type[T]:
         """Import and return the class registered as ``name``, checking its base class."""
-        if name in self._loaded:
-            return self._loaded[name]
-        entry = self.entry(name)
+        return self.load_entry(self.entry(name))
+
+    def load_entry(self, entry: Entry) -> type[T]:
+        """Import the class of ``entry``. Every failure is a ``RegistryError`` naming the distribution."""
+        if entry.target in self._loaded:
+            return self._loaded[entry.target]
         module, _, attr = entry.target.partition(":")
         if not attr:
             raise PluginLoadError(
@@ -201,22 +241,26 @@ class Registry(Generic[T]):
         if not (isinstance(obj, type) and issubclass(obj, base)):
             raise WrongBaseClassError(
                 f"{entry.describe()} resolves to {obj!r}, which is not a subclass of "
-                f"{base.__module__}.{base.__qualname__}; every {self.kind} must be one."
+                f"{base.__module__}.{base.__qualname__}; every {self.kind} must be one. Fix or uninstall the "
+                f"distribution '{entry.distribution}'."
             )
         cls = cast("type[T]", obj)
-        self._loaded[name] = cls
+        self._loaded[entry.target] = cls
         return cls
 
     def create(self, name: str, **init_args: Any) -> T:
-        """Build the part registered as ``name`` (timm's ``create_model`` shape)."""
-        return self.load(name)(**init_args)
+        """Build the part registered as ``name`` (timm's ``create_model`` shape). Arguments that are parts
+        may be given by name or as ``{"class_path": ..., "init_args": {...}}``:
+        ``variants.create("gan", generator="dcgan", loss="hinge")``."""
+        cls = self.load(name)
+        return cls(**build_arguments(cls, init_args, name))
 
     def check_all(self) -> list[tuple[Entry, str | None]]:
         """Try to load every part; return each entry with ``None`` or the error text. Warns on failures."""
         report: list[tuple[Entry, str | None]] = []
         for entry in self.entries():
             try:
-                self.load(entry.name)
+                self.load_entry(entry)
                 problem = None
             except RegistryError as error:
                 problem = str(error)
@@ -257,3 +301,180 @@ def find_registered(class_path: str) -> tuple[Registry[Any], Entry] | None:
             if entry.class_path == class_path:
                 return reg, entry
     return None
+
+
+# -- names, driven by types --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PartKind:
+    """Marks a type as "a part of this registry kind", for the parameters whose class alone does not say it:
+    generators and discriminators are both ``nn.Module``, so ``Annotated[nn.Module, PartKind("generators")]``
+    (``lightning_gans.core.parts.Generator``) is how a constructor says that it takes generator names."""
+
+    plural: str
+
+
+def kind_of(annotation: Any) -> Registry[Any] | None:
+    """The registry whose names a parameter of this type takes, or ``None``.
+
+    ``Annotated[..., PartKind(k)]`` names it; otherwise a class that is a subclass of a kind's own base class
+    (``AdversarialLoss``, ``LightningDataModule``, ...) does. ``X | None`` is ``X``.
+    """
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        for meta in annotation.__metadata__:
+            if isinstance(meta, PartKind):
+                return REGISTRIES[meta.plural]
+        return kind_of(typing.get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        kinds = {k.plural: k for a in typing.get_args(annotation) if (k := kind_of(a)) is not None}
+        return next(iter(kinds.values())) if len(kinds) == 1 else None
+    if isinstance(annotation, type) and annotation is not Any:
+        for reg in REGISTRIES.values():
+            # generators' and discriminators' base, nn.Module, says nothing by itself: they need PartKind
+            if reg not in (generators, discriminators) and _is_subclass(annotation, reg.base()):
+                return reg
+    return None
+
+
+def _is_subclass(cls: type, base: type) -> bool:
+    try:
+        return issubclass(cls, base)
+    except TypeError:
+        return False
+
+
+def _classes_in(annotation: Any) -> list[type]:
+    """The classes a type admits (``nn.Module | None`` -> ``[nn.Module]``)."""
+    if typing.get_origin(annotation) is Annotated:
+        return _classes_in(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        return [c for a in typing.get_args(annotation) for c in _classes_in(a)]
+    plain = isinstance(annotation, type) and annotation not in (Any, type(None), object)
+    return [annotation] if plain else []
+
+
+def parameter_types(cls: type) -> dict[str, Any]:
+    """The declared type of each constructor parameter of ``cls`` (``Any`` where it has none or it cannot be
+    evaluated)."""
+    init = next(vars(base)["__init__"] for base in cls.__mro__ if "__init__" in vars(base))  # object has one
+    try:
+        hints = typing.get_type_hints(init, include_extras=True)
+    except Exception:  # an annotation that names something missing at run time: no types, no resolution
+        hints = {}
+    try:
+        parameters = inspect.signature(init).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {name: hints.get(name, Any) for name in parameters if name != "self"}
+
+
+def resolve_name(name: str, kind: Registry[Any] | None, where: str = "", annotation: Any = Any) -> str:
+    """A registry name -> the registered class's import path; an import path (or a capitalised class name,
+    which jsonargparse resolves among imported classes) unchanged.
+
+    ``kind`` is the registry the position takes names of. Without one, a name is resolved only where
+    ``annotation`` admits parts (e.g. a plain ``nn.Module``) and exactly one such registry has it.
+    """
+    at = f" (at {where})" if where else ""
+    if not name or "." in name or name[0] in "{[" or name[0].isupper():
+        return name
+    if kind is not None:
+        if name not in kind:
+            raise UnknownNameError(kind._unknown_message(name) + at)
+        return kind.entry(name).class_path
+    admitted = _classes_in(annotation)
+    holders = [
+        r
+        for r in REGISTRIES.values()
+        if name in r and (annotation is Any or any(_is_subclass(r.base(), c) for c in admitted))
+    ]
+    if len(holders) == 1:
+        return holders[0].entry(name).class_path
+    if len(holders) > 1:
+        kinds = " and a ".join(r.kind for r in holders)
+        raise UnknownNameError(
+            f"{name!r} names a {kinds}{at}, and the parameter's type does not say which: write the class_path "
+            f"({', '.join(r.entry(name).class_path for r in holders)})"
+        )
+    return name
+
+
+def class_at(path: str, where: str = "") -> type:
+    """The class at import path ``path``; a registered one is loaded through its registry, so that a broken
+    plugin is reported with its distribution."""
+    found = find_registered(path)
+    if found is not None:
+        return found[0].load_entry(found[1])
+    try:
+        cls = import_class(path)
+    except ValueError as error:
+        raise ValueError(f"{error}{f' (at {where})' if where else ''}") from error
+    if not isinstance(cls, type):
+        raise TypeError(f"{path} is not a class{f' (at {where})' if where else ''}")
+    return cls
+
+
+def resolve_config(
+    value: Any, kind: Registry[Any] | None, where: str, classes: dict[str, type] | None = None, annotation: Any = Any
+) -> Any:
+    """Rewrite registry names to import paths in a LightningCLI config value that stands where a part of
+    ``kind`` is expected: a bare name, or ``class_path`` and, by the declared types of that class's
+    constructor, every part among its ``init_args``. ``classes`` collects the class found at each dotted
+    position (``model``, ``model.generator``), for options given later on the command line."""
+    if isinstance(value, str):
+        resolved = resolve_name(value, kind, where, annotation)
+        if classes is not None and "." in resolved and resolved != value:
+            classes[where] = class_at(resolved, where)
+        return resolved
+    if isinstance(value, dict) and isinstance(value.get("class_path"), str):
+        value["class_path"] = path = resolve_name(value["class_path"], kind, where, annotation)
+        if "." in path:
+            cls = class_at(path, where)
+            if classes is not None:
+                classes[where] = cls
+            arguments = value.get("init_args")
+            if isinstance(arguments, dict):
+                resolve_arguments(cls, arguments, where, classes)
+    return value
+
+
+def part_parameter(cls: type, name: str) -> tuple[Registry[Any] | None, Any] | None:
+    """``(kind, type)`` of ``cls``'s constructor parameter ``name`` when its type admits parts (``kind`` is
+    ``None`` for a plain ``nn.Module``); ``None`` for any other parameter, or no such parameter."""
+    annotation = parameter_types(cls).get(name)
+    if annotation is None:
+        return None
+    kind = kind_of(annotation)
+    return (kind, annotation) if kind is not None or _classes_in(annotation) else None
+
+
+def resolve_arguments(cls: type, arguments: dict[str, Any], where: str, classes: dict[str, type] | None) -> None:
+    """``resolve_config`` on each argument of ``cls`` whose declared type admits parts."""
+    for key, child in arguments.items():
+        part = part_parameter(cls, key)
+        if part is not None:
+            arguments[key] = resolve_config(child, part[0], f"{where}.{key}", classes, part[1])
+
+
+def build(value: Any, kind: Registry[Any] | None, annotation: Any, where: str) -> Any:
+    """A part built from a name or a ``{"class_path", "init_args"}`` dict, for a parameter of type
+    ``annotation`` (that takes names of ``kind``); any other value unchanged."""
+    if isinstance(value, str):
+        path = resolve_name(value, kind, where, annotation)
+        return class_at(path, where)() if "." in path else value
+    if isinstance(value, dict) and isinstance(value.get("class_path"), str):
+        path = resolve_name(value["class_path"], kind, where, annotation)
+        cls = class_at(path, where)
+        return cls(**build_arguments(cls, dict(value.get("init_args") or {}), where))
+    return value
+
+
+def build_arguments(cls: type, arguments: dict[str, Any], where: str) -> dict[str, Any]:
+    """``arguments`` for ``cls(...)`` with every part given by name or class_path dict built: what
+    ``Registry.create`` does."""
+    built = dict(arguments)
+    for key, child in arguments.items():
+        part = part_parameter(cls, key)
+        if part is not None:
+            built[key] = build(child, part[0], part[1], f"{where}.{key}")
+    return built

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,3 +65,86 @@ def fake_dists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDistribut
     site.mkdir()
     monkeypatch.syspath_prepend(str(site))
     return FakeDistributions(site)
+
+
+def tiny_images(n: int = 80, batch_size: int = 8) -> Any:
+    """``n`` random 1x28x28 images in [-1, 1] with labels 0..9 in turn, train and val alike: the data every
+    built-in part's defaults are for (a ``GANDataModule``, so loaders are seeded and resumable)."""
+    import torch
+    from torch.utils.data import TensorDataset
+
+    from lightning_gans.data.base import GANDataModule
+
+    class TinyImages(GANDataModule):
+        def __init__(self) -> None:
+            super().__init__(batch_size, num_workers=0, seed=0)
+            images = torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+            self.train_set = self.val_set = TensorDataset(images, torch.arange(n) % 10)
+
+    return TinyImages()
+
+
+# -- running the command line ----------------------------------------------------------------------------
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
+
+
+def cli(*args: str) -> list[str]:
+    """The command line as a subprocess command."""
+    return [sys.executable, "-m", "lightning_gans", *args]
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """``lightning-gans ARGS`` in this process: (exit status, stdout + stderr)."""
+    from lightning_gans.cli import main
+
+    try:
+        code = main(args)
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+TINY_RUN = """\
+seed_everything: 0
+trainer:
+  default_root_dir: {root}
+  max_epochs: {epochs}
+  limit_train_batches: 12
+  limit_val_batches: 1
+  logger: false
+  enable_progress_bar: false
+  enable_model_summary: false
+  callbacks:
+    - class_path: lightning_gans.callbacks.LastCheckpoint
+      init_args: {{every_minutes: {minutes}}}
+model:
+  class_path: dcgan
+  init_args:
+    generator: {{class_path: dcgan, init_args: {{latent_dim: 16, image_size: 28, width: 8}}}}
+    discriminator: {{class_path: dcgan, init_args: {{image_size: 28, width: 8}}}}
+    ema_decay: 0.99
+data:
+  class_path: fashion_mnist
+  init_args: {{batch_size: 16}}
+"""
+
+
+def tiny_recipe(folder: Path, root: Path, epochs: int = 4, minutes: float = 0.0) -> Path:
+    path = folder / f"{root.name}.yaml"
+    path.write_text(TINY_RUN.format(root=root, epochs=epochs, minutes=minutes))
+    return path
+
+
+class WritesMarker:
+    """Unpickling this object creates a file: what a malicious checkpoint would do, harmlessly."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (Path.touch, (str(self.marker),))  # type: ignore[return-value]
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

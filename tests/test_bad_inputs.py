@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import ENV, REPO, WritesMarker, cli, files_of, run_cli, tiny_recipe
 from PIL import Image
-from test_cli import run_cli
-from test_reliability import ENV, WritesMarker, cli, files_of, tiny_recipe
 
 
 @dataclass

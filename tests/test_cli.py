@@ -9,19 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import RECIPES, REPO
+from conftest import RECIPES, REPO, run_cli
 from PIL import Image
 
-from lightning_gans.cli import main, resolve_argv
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    try:
-        code = main(args)
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+from lightning_gans.lightning_cli import resolve_argv
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=[r.stem for r in RECIPES])
@@ -113,7 +104,7 @@ def test_registry_names_on_the_command_line_resolve() -> None:
 
 
 def test_list_shows_kind_name_class_and_distribution(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out = run_cli(["list"], capsys)
+    code, out = run_cli(["list", "--check"], capsys)
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == ["KIND", "NAME", "CLASS", "DISTRIBUTION", "STATUS"]
@@ -127,7 +118,31 @@ def test_sample_refuses_a_missing_checkpoint(tmp_path: Path, capsys: pytest.Capt
 
 
 def test_console_script_is_installed() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "lightning_gans", "--help"], capture_output=True, text=True, check=True
+    """`pip install` puts the `lightning-gans` script (pyproject's [project.scripts]) beside the interpreter."""
+    script = Path(sys.executable).parent / "lightning-gans"
+    assert script.is_file(), f"no console script at {script}: install the project (pip install -e .)"
+    shown = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "usage: lightning-gans {fit,validate,test,predict,list,sample,translate,evaluate}" in shown.stdout
+    listed = subprocess.run([str(script), "list"], capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split() for line in listed.stdout.splitlines()]
+    assert ["KIND", "NAME", "CLASS", "DISTRIBUTION"] == rows[0]
+    assert ["variant", "wgan_gp", "lightning_gans.variants.wgan_gp:WGANGP", "lightning-gans"] in [r[:4] for r in rows]
+    assert ["loss", "wasserstein", "lightning_gans.losses.wasserstein:WassersteinLoss", "lightning-gans"] in [
+        r[:4] for r in rows
+    ]
+
+
+@pytest.mark.parametrize("command", [["--help"], ["list"], ["list", "generators"]])
+def test_help_and_list_import_neither_torch_nor_lightning(command: list[str]) -> None:
+    """`lightning-gans --help` and `list` answer from package metadata: importing torch and Lightning first
+    took seconds (the paired timing is benchmarks/cli_startup.py)."""
+    code = (
+        "import sys\n"
+        "from lightning_gans.cli import main\n"
+        f"assert main({command!r}) == 0\n"
+        "print('HEAVY', sorted(m for m in ('torch', 'lightning', 'jsonargparse', 'numpy') if m in sys.modules))\n"
     )
-    assert "lightning-gans {fit,validate,test,predict,list,sample,translate,evaluate}" in result.stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out

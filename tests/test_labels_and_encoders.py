@@ -4,6 +4,7 @@ metrics that measure their bars are checked against independent formulas."""
 
 from __future__ import annotations
 
+import csv
 import inspect
 import itertools
 import json
@@ -236,14 +237,37 @@ def test_sgan_supervised_only_is_the_baseline_and_leaves_g_alone() -> None:
     assert all(torch.equal(a, b) for a, b in zip(g_before, model.generator.parameters()))
 
 
-def test_sgan_unsupervised_loss_is_the_k_plus_one_class_cross_entropy() -> None:
-    """Salimans et al.: with the generated class's logit fixed at 0, -log D(x) = -log(Z / (Z + 1))."""
-    logits = torch.randn(7, 10)
-    lse = torch.logsumexp(logits, 1)
-    k_plus_one = torch.cat([logits, torch.zeros(7, 1)], 1)  # the explicit K+1-class classifier
-    p_generated = torch.softmax(k_plus_one, 1)[:, -1]
-    assert torch.allclose(F.softplus(lse) - lse, -torch.log(1 - p_generated), atol=1e-5)
-    assert torch.allclose(F.softplus(lse), -torch.log(p_generated), atol=1e-5)
+def test_sgan_unsupervised_loss_is_the_k_plus_one_class_cross_entropy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Salimans et al.: D is a K+1-class classifier whose "generated" class has logit 0. The unsupervised loss is
+    -log P(one of the K real classes | unlabelled x) - log P(generated | G(z)), written out here over K+1 classes."""
+    from lightning_gans.variants import sgan
+
+    noise = torch.Generator().manual_seed(0)
+    real_logits = 3 * torch.randn(7, 10, generator=noise)
+    fake_logits = 3 * torch.randn(5, 10, generator=noise) + 1  # other rows and another batch size than real's
+
+    def k_plus_one(logits: Tensor) -> Tensor:  # the explicit K+1-class classifier
+        return torch.cat([logits, torch.zeros(len(logits), 1)], 1)
+
+    p_real_classes = torch.softmax(k_plus_one(real_logits), 1)[:, :10].sum(1)
+    generated = torch.full((len(fake_logits),), 10)  # the index of the K+1-th class
+    expected = -torch.log(p_real_classes).mean() + F.cross_entropy(k_plus_one(fake_logits), generated)
+    assert torch.allclose(sgan.unsupervised_loss(real_logits, fake_logits), expected, atol=1e-5)
+
+    # ... and it is what D is trained on: a training step's D loss goes through it, real logits first
+    calls: list[tuple[torch.Size, torch.Size]] = []
+    library_loss = sgan.unsupervised_loss
+
+    def spy(real: Tensor, fake: Tensor) -> Tensor:
+        calls.append((real.shape, fake.shape))
+        return library_loss(real, fake)
+
+    monkeypatch.setattr(sgan, "unsupervised_loss", spy)
+    data = SemiSupervisedDataModule(TinyImages(batch_size=8), labelled_per_class=2)
+    model = registry.variants.create("sgan")
+    fit(model, data, max_steps=4, limit_val_batches=0)
+    assert model.discriminator_steps >= 2 and calls == [(torch.Size([8, 10]), torch.Size([8, 10]))] * len(calls)
+    assert len(calls) == model.discriminator_steps
 
 
 def test_sgan_needs_the_semi_supervised_data_module() -> None:
@@ -364,7 +388,9 @@ def test_encoder_runs_log_a_linear_probe_and_reconstruction_grids(tmp_path: Path
 @pytest.fixture(scope="module")
 def cgan_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cgan")
-    code = main(["fit", "--config", str(REPO / "recipes/cgan_fashion_mnist.yaml"), "--trainer.logger", "false",
+    # a CSV logger in place of the recipe's W&B: what the recipe logs lands in <root>/lightning_logs/version_0
+    logger = json.dumps({"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": str(root)}})
+    code = main(["fit", "--config", str(REPO / "recipes/cgan_fashion_mnist.yaml"), "--trainer.logger", logger,
                  "--trainer.default_root_dir", str(root), "--trainer.max_epochs", "1",
                  "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
                  "--trainer.check_val_every_n_epoch", "1"])  # fmt: skip
@@ -373,6 +399,14 @@ def cgan_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_cgan_recipe_logs_label_accuracy(cgan_run: Path) -> None:
+    """The recipe's quality callback (metrics [..., labels]) logs val/label_accuracy at each validation run."""
+    (metrics_file,) = cgan_run.glob("lightning_logs/version_*/metrics.csv")
+    with metrics_file.open(newline="") as file:
+        validations = [row for row in csv.DictReader(file) if row.get("val/label_accuracy")]
+    assert len(validations) == 1  # the run validates once, at the end of its one epoch
+    accuracy = float(validations[0]["val/label_accuracy"])
+    matched = float(validations[0]["val/label_accuracy_matched"])
+    assert 0.0 <= accuracy <= matched <= 1.0  # the identity is one of the matchings, so matching never loses
     state = torch.load(cgan_run / "checkpoints/last.ckpt", weights_only=False)
     assert state["hyper_parameters"]["_class_path"].endswith("ConditionalGAN")
     grid = Image.open(cgan_run / "samples/last.png")

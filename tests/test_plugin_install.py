@@ -39,7 +39,7 @@ def run(args: list[str], site: Path, cwd: Path, **env: str) -> subprocess.Comple
 
 
 def test_installed_plugin_parts_are_listed_with_their_distribution(plugin_site: Path, tmp_path: Path) -> None:
-    result = run(["list"], plugin_site, tmp_path)
+    result = run(["list", "--check"], plugin_site, tmp_path)
     assert result.returncode == 0, result.stderr
     rows = {tuple(line.split()[:2]): line.split() for line in result.stdout.splitlines()}
     assert rows[("generator", "upsample_conv")][2:] == [
@@ -63,3 +63,14 @@ def test_recipe_naming_plugin_parts_by_registry_name_trains(plugin_site: Path, t
     config = (tmp_path / "runs/example_plugin/config.yaml").read_text()
     assert "class_path: lightning_gans_example.nets.UpsampleConvGenerator" in config
     assert "class_path: lightning_gans_example.losses.ReverseKLLoss" in config
+
+
+def test_the_plugin_passes_its_own_tests_with_the_public_kit(plugin_site: Path, tmp_path: Path) -> None:
+    """The example plugin's tests use `lightning_gans.testing` on its installed parts, as any plugin's would."""
+    environment = {**os.environ, "PYTHONPATH": str(plugin_site), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(PLUGIN / "tests")],
+        cwd=tmp_path, env=environment, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "3 passed" in result.stdout

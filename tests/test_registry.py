@@ -5,13 +5,19 @@ from __future__ import annotations
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import pytest
-from conftest import FakeDistributions
+import torch
+import yaml
+from conftest import REPO, FakeDistributions
 from torch import nn
 
 import lightning_gans
 from lightning_gans import registry
+from lightning_gans.checkpoints import load_variant
+from lightning_gans.cli import main
+from lightning_gans.lightning_cli import resolve_sections
 from lightning_gans.registry import (
     DISABLE_PLUGINS_ENV,
     DuplicateNameError,
@@ -80,18 +86,37 @@ def test_unknown_name_lists_what_exists_with_close_matches() -> None:
     assert "Registered generators: dcgan, mlp" in message
 
 
-def test_name_claimed_twice_raises_naming_both_distributions(fake_dists: FakeDistributions) -> None:
-    fake_dists.add("plugin-one", {"lightning_gans.losses": {"hinge": "one.losses:Hinge"}})
-    fake_dists.add("plugin-two", {"lightning_gans.losses": {"hinge": "two.losses:Hinge"}})
+def test_name_claimed_by_two_plugins_raises_naming_both_distributions(fake_dists: FakeDistributions) -> None:
+    fake_dists.add("plugin-one", {"lightning_gans.losses": {"ra": "one.losses:Ra"}})
+    fake_dists.add("plugin-two", {"lightning_gans.losses": {"ra": "two.losses:Ra"}})
+    registry.losses.refresh()
     with pytest.raises(DuplicateNameError) as info:
-        registry.losses.load("hinge")
+        registry.losses.load("ra")
     assert "plugin-one 1.0" in str(info.value) and "plugin-two 1.0" in str(info.value)
-    # a plugin may not silently replace a built-in either
-    fake_dists.add("plugin-three", {"lightning_gans.variants": {"gan": "three:GAN"}})
-    registry.variants.refresh()
-    with pytest.raises(DuplicateNameError) as info:
-        registry.variants.load("gan")
-    assert "'lightning-gans 0.1.0'" in str(info.value) and "'plugin-three 1.0'" in str(info.value)
+    assert "class_path" in str(info.value)
+
+
+def test_a_plugin_never_changes_what_a_builtin_name_means(
+    fake_dists: FakeDistributions, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plugin registering a generator called ``dcgan`` is shadowed: the default recipe resolves, builds and
+    imports exactly what it did before, and ``list`` shows both distributions."""
+    fake_dists.add(
+        "shadow-plugin",
+        {"lightning_gans.generators": {"dcgan": "shadow_plugin:Generator"}},
+        {"shadow_plugin": "raise RuntimeError('the shadowed plugin must not be imported')\n"},
+    )
+    registry.generators.refresh()
+    assert registry.generators.load("dcgan").__name__ == "DCGANGenerator"
+    recipe = yaml.safe_load((REPO / "recipes/dcgan_fashion_mnist.yaml").read_text())
+    resolved = resolve_sections(recipe)
+    assert "shadow_plugin" not in str(resolved) and "shadow_plugin" not in sys.modules
+    assert type(lightning_gans.create_variant("dcgan", generator="dcgan").generator).__name__ == "DCGANGenerator"
+    assert main(["list", "generators"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.split()[1:2] == ["dcgan"]]
+    assert rows[0][:5] == ["generator", "dcgan", "lightning_gans.nets.dcgan:DCGANGenerator", "lightning-gans", "0.1.0"]
+    assert rows[1][:5] == ["generator", "dcgan", "shadow_plugin:Generator", "shadow-plugin", "1.0"]
+    assert " ".join(rows[1][5:]).startswith("SHADOWED by lightning-gans 0.1.0")
 
 
 def test_broken_plugin_warns_when_listing_and_raises_naming_its_distribution(fake_dists: FakeDistributions) -> None:
@@ -143,3 +168,86 @@ def test_environment_variable_disables_plugins_but_keeps_builtins(
     assert {"dcgan", "mlp"} <= set(registry.generators.names())
     with pytest.raises(UnknownNameError, match=f"Plugins are disabled by {DISABLE_PLUGINS_ENV}"):
         registry.generators.load("tiny")
+
+
+BROKEN_PLUGIN = {"broken_gan_plugin": "import a_module_that_does_not_exist\n"}
+
+
+@pytest.fixture
+def broken_plugin(fake_dists: FakeDistributions) -> None:
+    """A plugin whose modules fail to import, registering a generator and a variant."""
+    fake_dists.add(
+        "broken-gan-plugin",
+        {
+            "lightning_gans.generators": {"broken_gen": "broken_gan_plugin:Generator"},
+            "lightning_gans.variants": {"broken_gan": "broken_gan_plugin:GAN"},
+        },
+        BROKEN_PLUGIN,
+    )
+    for kind in registry.REGISTRIES.values():
+        kind.refresh()
+
+
+def assert_names_the_plugin(message: str) -> None:
+    assert "distribution 'broken-gan-plugin 1.0'" in message and "ModuleNotFoundError" in message
+    assert "Traceback" not in message and "known subclasses" not in message
+
+
+@pytest.mark.usefixtures("broken_plugin")
+def test_a_broken_plugin_is_named_from_fit_on_the_command_line_and_in_a_recipe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ring = str(REPO / "recipes/gan_ring.yaml")
+    assert main(["fit", "--config", ring, "--model.generator", "broken_gen", "--print_config"]) == 2
+    assert_names_the_plugin(capsys.readouterr().err)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        (REPO / "recipes/gan_ring.yaml").read_text().replace("class_path: mlp", "class_path: broken_gen", 1)
+    )
+    assert main(["fit", "--config", str(recipe), "--print_config"]) == 2
+    assert_names_the_plugin(capsys.readouterr().err)
+
+
+@pytest.mark.usefixtures("broken_plugin")
+def test_a_broken_plugin_is_named_from_sample_evaluate_and_python(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ckpt = tmp_path / "plugin.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {"_class_path": "broken_gan_plugin.GAN"}}, ckpt)
+    for command in (["sample", "--ckpt", str(ckpt)], ["evaluate", "--ckpt", str(ckpt), "--data", "gaussian_mixture"]):
+        assert main(command) == 2, command
+        assert_names_the_plugin(capsys.readouterr().err)
+    with pytest.raises(PluginLoadError) as info:
+        lightning_gans.create_variant("gan", generator="broken_gen")
+    assert_names_the_plugin(str(info.value))
+    with pytest.raises(PluginLoadError) as info:
+        load_variant(ckpt)
+    assert_names_the_plugin(str(info.value))
+
+
+def test_a_plugin_class_of_the_wrong_kind_is_refused_from_fit(
+    fake_dists: FakeDistributions, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_dists.add(
+        "odd-plugin", {"lightning_gans.generators": {"odd": "odd_plugin:NotAModule"}}, {"odd_plugin": GOOD_NET}
+    )
+    registry.generators.refresh()
+    assert (
+        main(["fit", "--config", str(REPO / "recipes/gan_ring.yaml"), "--model.generator", "odd", "--print_config"])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "'odd-plugin 1.0'" in err and "not a subclass of torch.nn.modules.module.Module" in err
+
+
+def test_the_python_api_resolves_names_by_parameter_type() -> None:
+    model = lightning_gans.create_variant(
+        "cyclegan", generator_ba={"class_path": "resnet", "init_args": {"width": 8, "n_blocks": 1}}, loss="hinge"
+    )
+    small, default = (sum(p.numel() for p in net.parameters()) for net in (model.generator_ba, model.generator))
+    assert type(model.generator_ba).__name__ == "ResNetGenerator" and small < default  # built with its init_args
+    assert type(model.loss).__name__ == "HingeLoss"
+    gan = registry.variants.create("gan", generator="dcgan", discriminator={"class_path": "dcgan"})
+    assert type(gan.generator).__name__ == "DCGANGenerator" and type(gan.discriminator).__name__ == "DCGANDiscriminator"
+    with pytest.raises(UnknownNameError, match="unknown discriminator 'dcgna'.*at gan.discriminator"):
+        registry.variants.create("gan", discriminator="dcgna")

@@ -9,56 +9,17 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO
-from test_cli import run_cli
+from conftest import ENV, REPO, WritesMarker, cli, run_cli, tiny_recipe
 
 from lightning_gans.callbacks.checkpoint import LastCheckpoint
 from lightning_gans.checkpoints import UntrustedCheckpointError, load_variant, read_checkpoint, state_tensors
 from lightning_gans.losses.gan import NonSaturatingLoss
-
-TINY_RUN = """\
-seed_everything: 0
-trainer:
-  default_root_dir: {root}
-  max_epochs: {epochs}
-  limit_train_batches: 12
-  limit_val_batches: 1
-  logger: false
-  enable_progress_bar: false
-  enable_model_summary: false
-  callbacks:
-    - class_path: lightning_gans.callbacks.LastCheckpoint
-      init_args: {{every_minutes: {minutes}}}
-model:
-  class_path: dcgan
-  init_args:
-    generator: {{class_path: dcgan, init_args: {{latent_dim: 16, image_size: 28, width: 8}}}}
-    discriminator: {{class_path: dcgan, init_args: {{image_size: 28, width: 8}}}}
-    ema_decay: 0.99
-data:
-  class_path: fashion_mnist
-  init_args: {{batch_size: 16}}
-"""
-
-
-def tiny_recipe(folder: Path, root: Path, epochs: int = 4, minutes: float = 0.0) -> Path:
-    path = folder / f"{root.name}.yaml"
-    path.write_text(TINY_RUN.format(root=root, epochs=epochs, minutes=minutes))
-    return path
-
-
-def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "lightning_gans", *args]
-
-
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
 
 
 def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_weights_bit_for_bit(tmp_path: Path) -> None:
@@ -166,16 +127,6 @@ def test_metrics_and_sample_refuse_non_finite_samples() -> None:
 
 
 # -- crafted files ---------------------------------------------------------------------------------------
-class WritesMarker:
-    """Unpickling this object creates a file: what a malicious checkpoint would do, harmlessly."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return (Path.touch, (str(self.marker),))  # type: ignore[return-value]
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished tiny run (1 epoch): its last.ckpt is the base of the crafted files."""
@@ -299,10 +250,6 @@ def test_the_default_checkpoint_loads_without_trust(trained: Path) -> None:
 
 
 # -- run folders ------------------------------------------------------------------------------------------
-def files_of(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def test_wandb_files_go_under_the_run_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

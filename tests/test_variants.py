@@ -222,7 +222,7 @@ def test_unrolled_generator_loss_looks_ahead() -> None:
         loss.backward()
         assert all(p.grad is not None for p in model.generator.parameters())
         assert all(torch.equal(v, model.discriminator.state_dict()[k]) for k, v in d_before.items())  # D untouched
-        plain = model.loss.g_loss(model.discriminator(fake))
+        plain = model.loss.g_loss(None, model.discriminator(fake))
         losses[steps] = (loss.item(), plain.item())
     assert losses[0][0] == pytest.approx(losses[0][1])  # K = 0 is the plain GAN loss
     assert losses[3][0] != pytest.approx(losses[3][1], rel=1e-4)  # K = 3 is judged by an unrolled D

@@ -6,9 +6,28 @@ from collections.abc import Sequence
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_warn
+from torch import Tensor
+from torch.utils.data import Dataset
 
 from lightning_gans.core.module import GenerativeModule
-from lightning_gans.metrics.evaluation import SampleQuality, dataset_images, parse_metric_names, scalars, shard_range
+from lightning_gans.data.base import labels_of
+from lightning_gans.metrics.evaluation import (
+    LOGGED_KEYS,
+    SampleQuality,
+    dataset_images,
+    describe_samples,
+    inapplicable_metrics,
+    parse_metric_names,
+    scalars,
+    shard_range,
+)
+from lightning_gans.metrics.features import build_feature_network
+
+
+class MetricSkipped(UserWarning):
+    """A requested sample-quality metric cannot apply to the run's data and is skipped; the message says why."""
 
 
 class SampleQualityCallback(Callback):
@@ -20,6 +39,17 @@ class SampleQualityCallback(Callback):
     worse late in training, so keep the best one). The generated images come from the EMA generator when
     the variant keeps one, from the same seeded latents every time, so epochs are compared on equal terms.
     The real images are embedded once.
+
+    What the data allows is checked at the start of fit, on real samples of the training split: the feature
+    network must take them (``fashion_classifier`` takes grey images, resizing other sizes to its 28x28;
+    ``inception`` takes grey or RGB images of any size; neither takes 2-D points), ``is``/``classes``/
+    ``labels`` need a classifier, ``classes``/``labels`` a data module with class labels (more than one
+    distinct label), and ``labels`` a conditional generator. A metric that cannot apply is skipped, with one
+    ``MetricSkipped`` warning naming each skipped metric, the data and the reason, and the others are
+    computed as usual. A ``ModelCheckpoint`` watching a key that will never be logged (``val/fid`` on 2-D
+    points) then keeps no checkpoint (its ``save_top_k`` is set to 0) and an ``EarlyStopping`` on such a key
+    stops nothing (``strict=False``), instead of failing the run at the end of the first validation; the
+    warning says so. On data every metric applies to (Fashion-MNIST with the default recipe) nothing changes.
 
     Args:
         metrics: names among ``fid, kid, is, prdc, classes, birthday, labels`` (``labels`` for conditional
@@ -52,6 +82,8 @@ class SampleQualityCallback(Callback):
         self.seed = seed
         self.batch_size = batch_size
         self.quality: SampleQuality | None = None
+        self.skipped: dict[str, str] = {}  # metric -> why it cannot apply to this run's data
+        self.checked = False  # the data has been looked at (and the reference set embedded, if any metric applies)
         self.last: dict[str, float] = {}
 
     def sizes(self, trainer: Trainer) -> tuple[int, int]:
@@ -61,36 +93,72 @@ class SampleQualityCallback(Callback):
         return self.n_real, self.n_fake
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Embed the real reference set now, so a data set the feature network cannot take (say 64x64 images
-        for the 28x28 classifier) fails at once rather than at the first validation."""
+        """Check the data against the metrics and embed the real reference set now, before the first step:
+        metrics the data cannot take are skipped with a reason at once, not found failing at the first
+        validation."""
         self.embed_reference(trainer, pl_module)
 
     def embed_reference(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not isinstance(pl_module, GenerativeModule):
             raise TypeError(f"SampleQualityCallback needs a GenerativeModule, got {type(pl_module).__name__}")
-        if self.quality is not None:
+        if self.checked:
             return
         train_set = getattr(getattr(trainer, "datamodule", None), "train_set", None)
         if train_set is None:
             raise RuntimeError("SampleQualityCallback needs a data module with a train_set (a GANDataModule)")
         shard = (trainer.global_rank, trainer.world_size)  # each process embeds its block; metrics gather
         real = dataset_images(train_set, self.sizes(trainer)[0], self.seed, shard)
-        self.quality = SampleQuality(
+        network = build_feature_network(self.feature_network).to(pl_module.device)
+        self.skipped = inapplicable_metrics(
             self.metrics,
-            self.feature_network,
-            real,
-            None,
-            self.batch_size,
-            self.seed,
+            network,
+            real[:2].to(pl_module.device),
             num_labels=pl_module.num_classes,
-            device=pl_module.device,
+            labelled=has_labels(train_set),
         )
+        if self.skipped:
+            self.report_skipped(trainer, describe_samples(real), tuple(real.shape[1:]))
+        applicable = [name for name in self.metrics if name not in self.skipped]
+        if applicable:
+            self.quality = SampleQuality(
+                applicable,
+                network,
+                real,
+                None,
+                self.batch_size,
+                self.seed,
+                num_labels=pl_module.num_classes,
+                device=pl_module.device,
+            )
+        self.checked = True
+
+    def report_skipped(self, trainer: Trainer, data: str, shape: tuple[int, ...]) -> None:
+        """One warning for all skipped metrics; watchers of their keys stand down (see the class docstring)."""
+        keys = {f"val/{key}" for name in self.skipped for key in LOGGED_KEYS[name]}
+        keys -= {f"val/{key}" for name in self.metrics if name not in self.skipped for key in LOGGED_KEYS[name]}
+        by_reason: dict[str, list[str]] = {}
+        for name, reason in self.skipped.items():
+            by_reason.setdefault(reason, []).append(name)
+        lines = [
+            f"SampleQualityCallback skips {', '.join(self.skipped)}: the data module gives {data} (each sample "
+            f"{shape}), and with feature network {self.feature_network}:"
+        ]
+        lines += [f"  - {', '.join(names)}: {reason}" for reason, names in by_reason.items()]
+        if shape == (2,):
+            lines.append(
+                "  For 2-D data use `trainer.callbacks: _shared/callbacks_2d.yaml` (scatter plots and mode coverage: "
+                "val/modes, val/high_quality, val/reverse_kl)."
+            )
+        lines += [f"  {note}" for note in stand_down_watchers(trainer, keys)]
+        rank_zero_warn("\n".join(lines), category=MetricSkipped)
 
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking:
             return
         self.embed_reference(trainer, pl_module)  # already done in fit; `lightning-gans validate` does it here
-        assert self.quality is not None and isinstance(pl_module, GenerativeModule)
+        if self.quality is None:  # no requested metric applies to this data (said at the start)
+            return
+        assert isinstance(pl_module, GenerativeModule)
         if trainer.world_size > 1 and torch.distributed.is_initialized():
             # Batch-norm statistics drift apart between processes (DDP broadcasts buffers only at the start
             # of each training forward), so every process samples with rank 0's, which the checkpoint keeps.
@@ -104,3 +172,32 @@ class SampleQualityCallback(Callback):
         self.last = scalars(results)
         # every process computed the gathered (identical) value, so no further reduction is needed
         pl_module.log_dict({f"val/{k}": v for k, v in self.last.items()}, prog_bar=False, sync_dist=False)
+
+
+def has_labels(dataset: Dataset) -> bool:
+    """Whether a data set gives class labels: a label tensor (``labels_of``) with more than one distinct value
+    (a constant placeholder such as ``sample_photos``' 0 is no labelling), or else ``(sample, label)`` items."""
+    labels: Tensor | None = labels_of(dataset)
+    if labels is not None:
+        return labels.numel() > 0 and labels.unique().numel() > 1
+    item = dataset[0]
+    return isinstance(item, (tuple, list)) and len(item) > 1
+
+
+def stand_down_watchers(trainer: Trainer, keys: set[str]) -> list[str]:
+    """Make the trainer's checkpoint and early-stopping callbacks that watch one of ``keys`` (keys that will
+    never be logged) harmless, and say what changed. Lightning raises at the end of the first validation when a
+    ``ModelCheckpoint``'s or a strict ``EarlyStopping``'s monitored key is missing."""
+    notes = []
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint) and callback.monitor in keys and callback.save_top_k != 0:
+            callback.save_top_k = 0
+            notes.append(
+                f"ModelCheckpoint(monitor={callback.monitor!r}) keeps no checkpoint in this run (save_top_k set to "
+                f"0): {callback.monitor} is never logged. last.ckpt and the other checkpoints are written as usual."
+            )
+    for stopper in trainer.early_stopping_callbacks:
+        if isinstance(stopper, EarlyStopping) and stopper.monitor in keys and stopper.strict:
+            stopper.strict = False
+            notes.append(f"EarlyStopping(monitor={stopper.monitor!r}) never stops this run: the key is never logged.")
+    return notes

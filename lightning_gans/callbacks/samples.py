@@ -4,11 +4,13 @@ of image-to-image variants."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
 from lightning_gans.core.module import GenerativeModule, TrainingModule, real_samples
@@ -20,10 +22,14 @@ class SampleGrid(Callback):
     """Draw the fixed-noise samples (EMA generator when enabled) every ``every_n_epochs`` epochs.
 
     PNGs go to ``dirpath`` (default ``<trainer.default_root_dir>/samples``) as ``epoch=NNN.png`` and
-    ``last.png``; each W&B logger gets the same picture under ``samples``. For 2-D data the picture is a
-    scatter plot of the samples (red) under one validation batch of real points (blue). A conditional model's
-    grid has a column per class. A model with an encoder also gets ``reconstructions``: rows of validation
-    images alternating with their reconstructions ``generate(encode(x))`` (``recon_epoch=NNN.png``).
+    ``last.png``; each W&B logger gets the same picture under ``samples``. The picture follows the data:
+    for 2-D points (``gaussian_mixture``) it is a scatter plot of the samples (red) under one validation
+    batch of real points (blue); for images of any size it is a grid, grey or RGB as the images are (an RGBA
+    image is drawn without its alpha channel; other channel counts are drawn one grey tile per channel).
+    Samples it cannot picture (vectors of more than two values) are not drawn, with one warning. A
+    conditional model's grid has a column per class. A model with an encoder also gets ``reconstructions``:
+    rows of validation images alternating with their reconstructions ``generate(encode(x))``
+    (``recon_epoch=NNN.png``).
     """
 
     def __init__(self, every_n_epochs: int = 1, dirpath: str | None = None, nrow: int | None = None) -> None:
@@ -33,6 +39,7 @@ class SampleGrid(Callback):
         self.dirpath = dirpath
         self.nrow = nrow
         self.last_path: Path | None = None
+        self.warned = False
 
     def _reference(self, trainer: Trainer) -> Tensor | None:
         datamodule = getattr(trainer, "datamodule", None)
@@ -45,10 +52,21 @@ class SampleGrid(Callback):
 
     def draw(self, trainer: Trainer, module: GenerativeModule) -> None:
         samples = module.sample_fixed()
+        if not drawable(samples):
+            if not self.warned:
+                rank_zero_warn(
+                    f"SampleGrid draws images (N, C, H, W) and 2-D points (N, 2); the samples here are "
+                    f"{tuple(samples.shape)}: no sample pictures in this run"
+                )
+                self.warned = True
+            return
         # a real validation batch: under 2-D scatter plots, and to reconstruct (an encoder's grid)
         reference = self._reference(trainer) if samples.dim() == 2 or module.encoder is not None else None
         nrow = self.nrow or module.num_classes or None
-        picture = sample_picture(samples, nrow, reference if samples.dim() == 2 else None)
+        if samples.dim() == 4:
+            picture = sample_picture(*displayable(samples, nrow))
+        else:
+            picture = sample_picture(samples, nrow, reference)
         self.last_path = publish(trainer, module, "samples", picture, self.dirpath)
         if module.encoder is not None and reference is not None and reference.dim() == 4:
             publish(
@@ -63,6 +81,23 @@ class SampleGrid(Callback):
             )
         if due(trainer, self.every_n_epochs):
             self.draw(trainer, pl_module)
+
+
+def drawable(samples: Tensor) -> bool:
+    """Images (N, C, H, W) or 2-D points (N, 2): what ``sample_picture`` can draw."""
+    return samples.dim() == 4 or (samples.dim() == 2 and samples.shape[1] == 2)
+
+
+def displayable(images: Tensor, nrow: int | None) -> tuple[Tensor, int | None]:
+    """(images, nrow) a grid can show: grey and RGB as they are, RGBA without its alpha channel, any other
+    channel count as one grey tile per channel (side by side, so ``nrow`` grows by that factor)."""
+    channels = images.shape[1]
+    if channels in (1, 3):
+        return images, nrow
+    if channels == 4:
+        return images[:, :3], nrow
+    per_row = nrow or max(1, math.isqrt(len(images)))
+    return images.reshape(-1, 1, *images.shape[2:]), per_row * channels
 
 
 def due(trainer: Trainer, every_n_epochs: int) -> bool:
@@ -92,7 +127,7 @@ def reconstruction_picture(module: GenerativeModule, images: Tensor, columns: in
     real = images[: columns * rows].to(module.device)
     recon = module.reconstruct(real)
     pairs = torch.cat([torch.cat([r, c]) for r, c in zip(real.split(columns), recon.split(columns))])
-    return sample_picture(pairs, columns)
+    return sample_picture(*displayable(pairs, columns))
 
 
 class TranslationGrid(Callback):

@@ -47,6 +47,8 @@ from lightning_gans.core.guards import (
     optimizer_settings,
     reapply_optimizer_settings,
 )
+from lightning_gans.core.parts import Discriminator, Generator
+from lightning_gans.losses.base import AdversarialLoss
 
 
 def adam_2e4_beta05(params: Iterable[Any]) -> Optimizer:
@@ -282,7 +284,7 @@ class GenerativeModule(TrainingModule):
 
     def __init__(
         self,
-        generator: nn.Module,
+        generator: Generator,
         encoder: nn.Module | None = None,
         ema_decay: float | None = None,
         n_grid_samples: int = 64,
@@ -447,8 +449,8 @@ class GANModule(AlternatingUpdates, GenerativeModule):
 
     def __init__(
         self,
-        generator: nn.Module,
-        discriminator: nn.Module,
+        generator: Generator,
+        discriminator: Discriminator,
         g_optimizer: OptimizerCallable = adam_2e4_beta05,
         d_optimizer: OptimizerCallable = adam_2e4_beta05,
         encoder: nn.Module | None = None,
@@ -471,3 +473,24 @@ class GANModule(AlternatingUpdates, GenerativeModule):
         """One counted G step on ``loss`` (inside ``toggled_optimizer(g_opt)``); the EMA follows it."""
         super().update_generator(g_opt, loss)
         self.update_generator_ema()
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        """The default validation, so that a new variant works with the shared callbacks (which run at
+        validation) and ``lightning-gans validate``: D on held-out real data and on samples from seeded
+        latents (``validation_latents``). With an ``AdversarialLoss`` as ``self.loss`` it logs ``val/d_loss``,
+        ``val/g_loss`` and the loss's ``val/d_real``/``val/d_fake``; otherwise D's mean raw scores as
+        ``val/d_real``/``val/d_fake``. A D that scores training data far above held-out data is memorising.
+        Variants whose D takes more than samples (labels, codes, pairs) override it."""
+        real = real_samples(batch)
+        fake = self.generate(self.validation_latents(len(real), batch_idx))
+        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+        loss = getattr(self, "loss", None)
+        if isinstance(loss, AdversarialLoss):
+            values = {
+                "val/d_loss": loss.d_loss(real_logits, fake_logits),
+                "val/g_loss": loss.g_loss(real_logits, fake_logits),
+                **loss.scores(real_logits, fake_logits, "val"),
+            }
+        else:
+            values = {"val/d_real": real_logits.float().mean(), "val/d_fake": fake_logits.float().mean()}
+        self.log_dict(values, sync_dist=True)

@@ -13,13 +13,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
-from torch import Tensor, nn
+from torch import Tensor
 from torch.optim import Optimizer
 from torchmetrics import MeanAbsoluteError
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from lightning_gans.core.guards import call_checked, check_same_sample_shape
 from lightning_gans.core.module import AlternatingUpdates, adam_2e4_beta05, evaluating
+from lightning_gans.core.parts import Discriminator, Generator
 
 
 def to_unit_range(images: Tensor) -> Tensor:
@@ -55,8 +56,8 @@ class TranslationModule(AlternatingUpdates):
 
     def __init__(
         self,
-        generator: nn.Module,
-        discriminator: nn.Module,
+        generator: Generator,
+        discriminator: Discriminator,
         g_optimizer: OptimizerCallable = adam_2e4_beta05,
         d_optimizer: OptimizerCallable = adam_2e4_beta05,
     ) -> None:

@@ -14,6 +14,14 @@ from lightning_gans.losses.least_squares import (
     discriminator_least_squares,
     generator_least_squares,
 )
+from lightning_gans.losses.relativistic import (
+    RelativisticAverageLoss,
+    RelativisticPairingLoss,
+    discriminator_relativistic_average,
+    discriminator_relativistic_pairing,
+    generator_relativistic_average,
+    generator_relativistic_pairing,
+)
 from lightning_gans.losses.wasserstein import WassersteinLoss, critic_wasserstein, generator_wasserstein
 
 __all__ = [
@@ -22,14 +30,20 @@ __all__ = [
     "LeastSquaresLoss",
     "MinimaxLoss",
     "NonSaturatingLoss",
+    "RelativisticAverageLoss",
+    "RelativisticPairingLoss",
     "WassersteinLoss",
     "critic_wasserstein",
     "discriminator_bce",
     "discriminator_hinge",
     "discriminator_least_squares",
+    "discriminator_relativistic_average",
+    "discriminator_relativistic_pairing",
     "generator_hinge",
     "generator_least_squares",
     "generator_minimax",
     "generator_non_saturating",
+    "generator_relativistic_average",
+    "generator_relativistic_pairing",
     "generator_wasserstein",
 ]

@@ -50,12 +50,12 @@ class _CrossEntropyDiscriminator(AdversarialLoss):
 class MinimaxLoss(_CrossEntropyDiscriminator):
     """min_G max_D V(D, G) exactly as written in Goodfellow et al. 2014, eq. 1."""
 
-    def g_loss(self, fake_logits: Tensor) -> Tensor:
+    def g_loss(self, real_logits: Tensor | None, fake_logits: Tensor) -> Tensor:
         return generator_minimax(fake_logits)
 
 
 class NonSaturatingLoss(_CrossEntropyDiscriminator):
     """Goodfellow et al. 2014, section 3: G maximises log D(G(z)) instead of minimising log(1 - D(G(z)))."""
 
-    def g_loss(self, fake_logits: Tensor) -> Tensor:
+    def g_loss(self, real_logits: Tensor | None, fake_logits: Tensor) -> Tensor:
         return generator_non_saturating(fake_logits)

@@ -27,7 +27,7 @@ class HingeLoss(AdversarialLoss):
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return discriminator_hinge(real_logits, fake_logits)
 
-    def g_loss(self, fake_logits: Tensor) -> Tensor:
+    def g_loss(self, real_logits: Tensor | None, fake_logits: Tensor) -> Tensor:
         return generator_hinge(fake_logits)
 
     def score(self, logits: Tensor) -> Tensor:

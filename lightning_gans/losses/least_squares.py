@@ -28,7 +28,7 @@ class LeastSquaresLoss(AdversarialLoss):
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return discriminator_least_squares(real_logits, fake_logits, self.a, self.b)
 
-    def g_loss(self, fake_logits: Tensor) -> Tensor:
+    def g_loss(self, real_logits: Tensor | None, fake_logits: Tensor) -> Tensor:
         return generator_least_squares(fake_logits, self.c)
 
     def score(self, logits: Tensor) -> Tensor:

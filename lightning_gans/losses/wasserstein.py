@@ -28,7 +28,7 @@ class WassersteinLoss(AdversarialLoss):
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return critic_wasserstein(real_logits, fake_logits)
 
-    def g_loss(self, fake_logits: Tensor) -> Tensor:
+    def g_loss(self, real_logits: Tensor | None, fake_logits: Tensor) -> Tensor:
         return generator_wasserstein(fake_logits)
 
     def score(self, logits: Tensor) -> Tensor:

@@ -48,6 +48,29 @@ METRICS: dict[str, str] = {
 }
 
 
+# metric -> the scalar keys it reports (logged as ``val/<key>`` during fit); what a callback that watches a key
+# (ModelCheckpoint(monitor="val/fid")) must know when the metric cannot apply to a run's data
+LOGGED_KEYS: dict[str, tuple[str, ...]] = {
+    "fid": ("fid",),
+    "kid": ("kid", "kid_std"),
+    "is": ("is", "is_std"),
+    "prdc": ("precision", "recall", "density", "coverage"),
+    "classes": ("classes_covered", "class_kl"),
+    "knn": ("knn_fake_nn_median", "knn_holdout_nn_median", "knn_nn_ratio", "knn_memorised_fraction", "knn_threshold"),
+    "birthday": (
+        "birthday_threshold",
+        "birthday_collision_fake",
+        "birthday_collision_real",
+        "birthday_support_fake",
+        "birthday_support_real",
+    ),
+    "labels": ("label_accuracy", "label_accuracy_matched"),
+}
+
+# metrics that compare the classes of a labelled data set (the classifier's classes stand for the data's)
+LABEL_METRICS = ("classes", "labels")
+
+
 @dataclass
 class Protocol:
     """What every reported number depends on."""
@@ -76,6 +99,56 @@ def parse_metric_names(names: str | Sequence[str]) -> list[str]:
     if unknown or not items:
         raise ValueError(f"unknown metric(s) {unknown or names!r}; choose from {', '.join(METRICS)}")
     return list(dict.fromkeys(items))
+
+
+def describe_samples(samples: Tensor) -> str:
+    """What a batch of data is, in words: ``2-D points``, ``grey 28x28 images``, ``RGB 64x64 images``, ..."""
+    shape = tuple(samples.shape[1:])
+    if len(shape) == 1:
+        return "2-D points" if shape[0] == 2 else f"vectors of {shape[0]} values"
+    if len(shape) == 3:
+        channels, height, width = shape
+        kind = {1: "grey", 3: "RGB"}.get(channels, f"{channels}-channel")
+        return f"{kind} {height}x{width} images"
+    return f"samples of shape {shape}"
+
+
+def inapplicable_metrics(
+    names: Sequence[str],
+    network: FeatureNetwork,
+    real: Tensor,
+    num_labels: int | None = None,
+    labelled: bool = True,
+) -> dict[str, str]:
+    """Why each of ``names`` cannot be computed here, for those that cannot (the others are absent).
+
+    Args:
+        names: metric names (``parse_metric_names``).
+        network: the feature network every metric runs on.
+        real: a few real samples (what the data module gives), to try the network on.
+        num_labels: the labels a conditional generator takes (``None`` or 0: unconditional).
+        labelled: whether the data module gives class labels (``labels_of``: more than one distinct label).
+    """
+    problem = network.input_problem(real)
+    reasons: dict[str, str] = {}
+    for name in names:
+        if problem is not None:
+            reasons[name] = problem
+        elif name in ("is", *LABEL_METRICS) and network.num_classes is None:
+            reasons[name] = f"it needs a classifier and {network.name} gives features only"
+        elif name in LABEL_METRICS and not labelled:
+            reasons[name] = (
+                f"it compares the classes of a labelled data set ({network.name}'s classes), and this data module "
+                "gives no class labels"
+            )
+        elif name == "labels" and not num_labels:
+            reasons[name] = "it needs a conditional generator (cgan, acgan, infogan): this one takes no class labels"
+        elif name == "labels" and network.num_classes is not None and (num_labels or 0) > network.num_classes:
+            reasons[name] = (
+                f"the generator's {num_labels} labels cannot map one-to-one onto {network.name}'s "
+                f"{network.num_classes} classes"
+            )
+    return reasons
 
 
 def shard_range(n: int, shard: tuple[int, int]) -> range:

@@ -6,7 +6,8 @@ features, so each network has a ``name`` that evaluation output reports beside t
 * ``fashion_classifier`` (the default for 28x28 grey images): a small CNN trained on the Fashion-MNIST train
   split by ``benchmarks/train_feature_net.py``; its weights (0.23 MB) ship inside the package, so the
   metrics work offline. Features are its 128-d global-average-pooled last conv layer; logits are its 10
-  classes.
+  classes. Grey images of another size (``fashion_mnist --data.image_size 64``) are resized to 28x28 first;
+  colour images and data that are not images are refused: a classifier of grey clothes cannot judge them.
 * ``inception``: the FID Inception-v3 of torch-fidelity through torchmetrics (2048-d pool features, 1008
   logits), the network published FIDs use. It needs ``pip install lightning-gans[inception]`` and, once,
   network access to fetch its weights (or ``weights_path``); both failures are reported clearly.
@@ -21,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 WEIGHTS_PACKAGE = "lightning_gans.metrics"
@@ -48,6 +50,22 @@ class FeatureNetwork(nn.Module):
 
     def check_input(self, images: Tensor) -> None:
         """Raise a clear error for images the network cannot take; subclasses with a fixed input size."""
+
+    def input_problem(self, images: Tensor) -> str | None:
+        """Why the network cannot take data like ``images`` (a few real samples), or ``None`` when it can.
+
+        ``check_input``'s message, or for a network without its own check, the error of a trial pass: the
+        sample-quality callback asks this once before training, so that data the network cannot take
+        (2-D points, colour images for a grey classifier) skip its metrics with a reason instead of failing
+        inside the network at the first validation.
+        """
+        try:
+            self.check_input(images)
+            with torch.no_grad():
+                self.features_and_logits(images)
+        except (ValueError, RuntimeError) as error:  # RuntimeError: what a layer of the wrong size raises
+            return str(error)
+        return None
 
     def forward(self, images: Tensor) -> Tensor:
         self.check_input(images)
@@ -98,6 +116,11 @@ class FashionClassifier(FeatureNetwork):
     The shipped weights were trained on the 60k train split only; ``benchmarks/train_feature_net.py``
     retrains them and records the test accuracy in ``benchmarks/results/fashion_classifier.json``.
 
+    It takes grey images (N, 1, H, W) in [-1, 1]. Those of another size than 28x28 are resized to 28x28
+    (bilinear, antialiased: the inverse of what the ``fashion_mnist``/``idx`` data modules do for an
+    ``image_size`` of 32 or 64), so Fashion-MNIST at a DCGAN size keeps its metrics. Colour images are
+    refused rather than converted to grey: a classifier of grey 28x28 clothes cannot judge colour photos.
+
     Args:
         pretrained: load the shipped weights (``False`` gives a randomly initialised net, for training).
     """
@@ -118,24 +141,32 @@ class FashionClassifier(FeatureNetwork):
         self.eval()
 
     def check_input(self, images: Tensor) -> None:
-        if images.dim() != 4 or tuple(images.shape[1:]) != self.input_shape or not images.is_floating_point():
+        if images.dim() != 4 or images.shape[1] != 1 or not images.is_floating_point():
             raise ValueError(
-                f"{self.name} takes float images (N, 1, 28, 28) in [-1, 1], got {tuple(images.shape)} "
-                f"{images.dtype}. For other image sizes or colour images use feature_network: inception."
+                f"{self.name} takes float images (N, 1, 28, 28) in [-1, 1] (grey images of other sizes are "
+                f"resized to 28x28), got {tuple(images.shape)} {images.dtype}. It is a classifier of grey "
+                "Fashion-MNIST clothes: for colour images use feature_network: inception."
             )
+
+    def resized(self, images: Tensor) -> Tensor:
+        """Float images at the 28x28 the classifier was trained at."""
+        images = images.float()
+        if tuple(images.shape[-2:]) == self.input_shape[1:]:
+            return images
+        return F.interpolate(images, size=self.input_shape[1:], mode="bilinear", antialias=True, align_corners=False)
 
     def embed(self, images: Tensor) -> Tensor:
         """The features without the input check (used while training the classifier)."""
         return self.body(images).mean(dim=(2, 3))
 
     def features(self, images: Tensor) -> Tensor:
-        return self.embed(images.float())
+        return self.embed(self.resized(images))
 
     def logits(self, images: Tensor) -> Tensor:
-        return self.head(self.embed(images.float()))
+        return self.head(self.embed(self.resized(images)))
 
     def features_and_logits(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        features = self.embed(images.float())
+        features = self.embed(self.resized(images))
         return features, self.head(features)
 
 

@@ -21,10 +21,11 @@ from typing import Any
 
 import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
-from torch import Tensor, nn
+from torch import Tensor
 
 from lightning_gans.core.module import GANModule, adam_2e4_beta05
-from lightning_gans.losses.base import AdversarialLoss
+from lightning_gans.core.parts import Discriminator, Generator
+from lightning_gans.losses.base import AdversarialLoss, real_logits_if_relativistic
 from lightning_gans.losses.gan import NonSaturatingLoss
 from lightning_gans.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 
@@ -46,8 +47,8 @@ class ACGAN(GANModule):
     def __init__(
         self,
         num_classes: int = 10,
-        generator: nn.Module | None = None,
-        discriminator: nn.Module | None = None,
+        generator: Generator | None = None,
+        discriminator: Discriminator | None = None,
         loss: AdversarialLoss | None = None,
         class_weight: float = 1.0,
         g_optimizer: OptimizerCallable = adam_2e4_beta05,
@@ -95,7 +96,8 @@ class ACGAN(GANModule):
         with self.toggled_optimizer(g_opt):
             source, classes = self.source_and_class(fake)
             g_class = F.cross_entropy(classes, fake_labels)
-            g_loss = self.loss.g_loss(source) + self.class_weight * g_class
+            fresh_real_logits = real_logits_if_relativistic(self.loss, lambda: self.source_and_class(real)[0])
+            g_loss = self.loss.g_loss(fresh_real_logits, source) + self.class_weight * g_class
             self.update_generator(g_opt, g_loss)
         self.log_train(
             {
@@ -115,7 +117,7 @@ class ACGAN(GANModule):
         fake_source, fake_class = self.source_and_class(self.generate(z, labels))
         values = {
             "val/d_loss": self.loss.d_loss(real_source, fake_source),
-            "val/g_loss": self.loss.g_loss(fake_source),
+            "val/g_loss": self.loss.g_loss(real_source, fake_source),
             "val/real_class_accuracy": (real_class.argmax(1) == labels).float().mean(),
             "val/fake_class_accuracy": (fake_class.argmax(1) == labels).float().mean(),
         }

@@ -27,6 +27,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 
 from lightning_gans.core.module import GANModule, adam_2e4_beta05, real_samples
+from lightning_gans.core.parts import Discriminator, Generator
 from lightning_gans.losses.base import AdversarialLoss
 from lightning_gans.losses.gan import NonSaturatingLoss
 from lightning_gans.nets.dcgan import DCGANDiscriminator, DCGANEncoder, DCGANGenerator
@@ -85,9 +86,9 @@ class BiGAN(GANModule):
     def __init__(
         self,
         latent_dim: int = 64,
-        generator: nn.Module | None = None,
+        generator: Generator | None = None,
         encoder: nn.Module | None = None,
-        discriminator: nn.Module | None = None,
+        discriminator: Discriminator | None = None,
         loss: AdversarialLoss | None = None,
         g_optimizer: OptimizerCallable = adam_2e4_beta05,
         d_optimizer: OptimizerCallable = adam_2e4_beta05,

@@ -32,7 +32,8 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from lightning_gans.core.module import GANModule, adam_2e4_beta05
-from lightning_gans.losses.base import AdversarialLoss
+from lightning_gans.core.parts import Discriminator, Generator
+from lightning_gans.losses.base import AdversarialLoss, real_logits_if_relativistic
 from lightning_gans.losses.gan import NonSaturatingLoss
 from lightning_gans.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 
@@ -61,8 +62,8 @@ class ConditionalGAN(GANModule):
     def __init__(
         self,
         num_classes: int = 10,
-        generator: nn.Module | None = None,
-        discriminator: nn.Module | None = None,
+        generator: Generator | None = None,
+        discriminator: Discriminator | None = None,
         conditioning: Literal["concat", "projection"] = "concat",
         loss: AdversarialLoss | None = None,
         g_optimizer: OptimizerCallable = adam_2e4_beta05,
@@ -124,7 +125,8 @@ class ConditionalGAN(GANModule):
 
         # Generator step: make D take (G(z | y'), y') for a real pair.
         with self.toggled_optimizer(g_opt):
-            g_loss = self.loss.g_loss(self.judge(fake, fake_labels))
+            fresh_real_logits = real_logits_if_relativistic(self.loss, lambda: self.judge(real, real_labels))
+            g_loss = self.loss.g_loss(fresh_real_logits, self.judge(fake, fake_labels))
             self.update_generator(g_opt, g_loss)
         self.log_train(
             {
@@ -141,7 +143,7 @@ class ConditionalGAN(GANModule):
         real_logits, fake_logits = self.judge(real, labels), self.judge(self.generate(z, labels), labels)
         values = {
             "val/d_loss": self.loss.d_loss(real_logits, fake_logits),
-            "val/g_loss": self.loss.g_loss(fake_logits),
+            "val/g_loss": self.loss.g_loss(real_logits, fake_logits),
             **self.loss.scores(real_logits, fake_logits, "val"),
         }
         self.log_dict(values, sync_dist=True)

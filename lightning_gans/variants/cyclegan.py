@@ -20,13 +20,14 @@ from typing import Any
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
-from torch import Tensor, nn
+from torch import Tensor
 from torch.optim import Optimizer
 from torchmetrics import MeanAbsoluteError
 
 from lightning_gans.core.module import adam_2e4_beta05, evaluating
+from lightning_gans.core.parts import Discriminator, Generator
 from lightning_gans.core.translation import TranslationModule, to_unit_range
-from lightning_gans.losses.base import AdversarialLoss
+from lightning_gans.losses.base import AdversarialLoss, real_logits_if_relativistic
 from lightning_gans.losses.least_squares import LeastSquaresLoss
 from lightning_gans.nets.patchgan import PatchGANDiscriminator
 from lightning_gans.nets.resnet import ResNetGenerator
@@ -81,10 +82,10 @@ class CycleGAN(TranslationModule):
 
     def __init__(
         self,
-        generator: nn.Module | None = None,
-        discriminator: nn.Module | None = None,
-        generator_ba: nn.Module | None = None,
-        discriminator_a: nn.Module | None = None,
+        generator: Generator | None = None,
+        discriminator: Discriminator | None = None,
+        generator_ba: Generator | None = None,
+        discriminator_a: Discriminator | None = None,
         loss: AdversarialLoss | None = None,
         adversarial_weight: float = 2.0,
         cycle_weight: float = 10.0,
@@ -132,7 +133,11 @@ class CycleGAN(TranslationModule):
             self.update_discriminator(d_opt, d_loss_a + d_loss_b)
 
         with self.toggled_optimizer(g_opt):
-            adversarial = self.loss.g_loss(self.discriminator(fake_b)) + self.loss.g_loss(self.discriminator_a(fake_a))
+            # each discriminator judges its own domain: D_B real b against G(a), D_A real a against F(b)
+            fresh_real_b = real_logits_if_relativistic(self.loss, lambda: self.discriminator(b))
+            fresh_real_a = real_logits_if_relativistic(self.loss, lambda: self.discriminator_a(a))
+            adversarial_b = self.loss.g_loss(fresh_real_b, self.discriminator(fake_b))
+            adversarial = adversarial_b + self.loss.g_loss(fresh_real_a, self.discriminator_a(fake_a))
             cycle = (self.generator_ba(fake_b) - a).abs().mean() + (self.generator(fake_a) - b).abs().mean()
             g_loss = self.adversarial_weight * adversarial + self.cycle_weight * cycle
             metrics = {"train/g_adversarial": adversarial, "train/cycle": cycle}

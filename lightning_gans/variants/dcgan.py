@@ -14,9 +14,9 @@ settings it found stable, which are this variant's defaults:
 from __future__ import annotations
 
 from lightning.pytorch.cli import OptimizerCallable
-from torch import nn
 
 from lightning_gans.core.module import adam_2e4_beta05
+from lightning_gans.core.parts import Discriminator, Generator
 from lightning_gans.losses.base import AdversarialLoss
 from lightning_gans.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from lightning_gans.regularisers import Regularisation
@@ -26,14 +26,18 @@ from lightning_gans.variants.gan import GAN
 class DCGAN(GAN):
     """GAN training with the DCGAN paper's networks and settings as defaults (1x28x28 unless given).
 
-    Args: as ``GAN``; ``generator``/``discriminator`` default to the DCGAN nets for 1x28x28 images, so a
-    recipe only names them to change the size (28, 32, 64, ...), the channels or the width.
+    The arguments are ``GAN``'s; here ``None`` nets mean the DCGAN ones.
+
+    Args:
+        generator: ``None`` (the default) means ``DCGANGenerator()``, for 1x28x28 images: a recipe only names
+            one to change the size (28, 32, 64, ...), the channels or the width.
+        discriminator: ``None`` (the default) means ``DCGANDiscriminator()``, for 1x28x28 images.
     """
 
     def __init__(
         self,
-        generator: nn.Module | None = None,
-        discriminator: nn.Module | None = None,
+        generator: Generator | None = None,
+        discriminator: Discriminator | None = None,
         loss: AdversarialLoss | None = None,
         n_critic: int = 1,
         regularisation: Regularisation | None = None,

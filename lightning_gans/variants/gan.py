@@ -23,11 +23,12 @@ from typing import Any
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
-from torch import Tensor, nn
+from torch import Tensor
 
 from lightning_gans.core.guards import call_checked, check_scores
 from lightning_gans.core.module import GANModule, adam_2e4_beta05, evaluating, real_samples
-from lightning_gans.losses.base import AdversarialLoss
+from lightning_gans.core.parts import Discriminator, Generator
+from lightning_gans.losses.base import AdversarialLoss, real_logits_if_relativistic
 from lightning_gans.losses.gan import NonSaturatingLoss
 from lightning_gans.nets.mlp import MLPDiscriminator, MLPGenerator
 from lightning_gans.regularisers import Regularisation, apply_spectral_norm, clip_weights_, pack
@@ -49,8 +50,8 @@ class GAN(GANModule):
 
     def __init__(
         self,
-        generator: nn.Module | None = None,
-        discriminator: nn.Module | None = None,
+        generator: Generator | None = None,
+        discriminator: Discriminator | None = None,
         loss: AdversarialLoss | None = None,
         n_critic: int = 1,
         regularisation: Regularisation | None = None,
@@ -95,8 +96,10 @@ class GAN(GANModule):
             check_scores(call_checked(discriminator, real_in, "discriminator"), real_in, self.discriminator)
 
     def generator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
-        """G's loss against the current D (unrolled GAN replaces this with an unrolled D)."""
-        return self.loss.g_loss(self.discriminator(self.discriminator_input(fake)))
+        """G's loss against the current D (unrolled GAN replaces this with an unrolled D). A relativistic loss
+        also gets the current D's logits on the real batch, seen as D sees it (noise, packing)."""
+        real_logits = real_logits_if_relativistic(self.loss, lambda: self.discriminator(self.discriminator_input(real)))
+        return self.loss.g_loss(real_logits, self.discriminator(self.discriminator_input(fake)))
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         real = real_samples(batch)
@@ -141,7 +144,7 @@ class GAN(GANModule):
         real_logits, fake_logits = self.discriminator(real_in), self.discriminator(fake_in)
         values: dict[str, Tensor] = {
             "val/d_loss": self.loss.d_loss(real_logits, fake_logits),
-            "val/g_loss": self.loss.g_loss(fake_logits),
+            "val/g_loss": self.loss.g_loss(real_logits, fake_logits),
             **self.loss.scores(real_logits, fake_logits, "val"),
         }
         self.log_dict(values, sync_dist=True)

@@ -12,9 +12,9 @@ betas (0.5, 0.999)) and n_dis = 1.
 from __future__ import annotations
 
 from lightning.pytorch.cli import OptimizerCallable
-from torch import nn
 
 from lightning_gans.core.module import adam_2e4_beta05
+from lightning_gans.core.parts import Discriminator, Generator
 from lightning_gans.losses.base import AdversarialLoss
 from lightning_gans.losses.hinge import HingeLoss
 from lightning_gans.regularisers import Regularisation
@@ -24,13 +24,18 @@ from lightning_gans.variants.gan import GAN
 class HingeSNGAN(GAN):
     """Hinge loss with a spectrally normalised D.
 
-    Args: as ``GAN``. Passing ``regularisation`` replaces the default ``Regularisation(spectral_norm=True)``.
+    The arguments are ``GAN``'s; here ``None`` means the hinge loss and spectral normalisation.
+
+    Args:
+        loss: ``None`` (the default) means ``HingeLoss()``.
+        regularisation: ``None`` (the default) means ``Regularisation(spectral_norm=True)``. A given one
+            replaces it: keep ``spectral_norm=True`` in it for SNGAN's discriminator.
     """
 
     def __init__(
         self,
-        generator: nn.Module | None = None,
-        discriminator: nn.Module | None = None,
+        generator: Generator | None = None,
+        discriminator: Discriminator | None = None,
         loss: AdversarialLoss | None = None,
         n_critic: int = 1,
         regularisation: Regularisation | None = None,

@@ -33,11 +33,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
-from torch import Tensor, nn
+from torch import Tensor
 from torch.optim import Adam, Optimizer
 
 from lightning_gans.core.module import GANModule, adam_2e4_beta05
-from lightning_gans.losses.base import AdversarialLoss
+from lightning_gans.core.parts import Discriminator, Generator
+from lightning_gans.losses.base import AdversarialLoss, real_logits_if_relativistic
 from lightning_gans.losses.gan import NonSaturatingLoss
 from lightning_gans.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 
@@ -71,8 +72,8 @@ class InfoGAN(GANModule):
         noise_dim: int = 62,
         categorical: int = 10,
         continuous: int = 2,
-        generator: nn.Module | None = None,
-        discriminator: nn.Module | None = None,
+        generator: Generator | None = None,
+        discriminator: Discriminator | None = None,
         loss: AdversarialLoss | None = None,
         info_weight: float = 1.0,
         continuous_weight: float = 0.1,
@@ -140,7 +141,9 @@ class InfoGAN(GANModule):
         # G step: fool D, and keep the code recoverable (the same information term, now through G).
         with self.toggled_optimizer(g_opt):
             logits, cat_logits, cont_means = self.discriminate(fake)
-            g_loss = self.loss.g_loss(logits) + self.information_loss(cat_logits, cont_means, codes, z)
+            fresh_real_logits = real_logits_if_relativistic(self.loss, lambda: self.discriminate(real)[0])
+            info_loss_g = self.information_loss(cat_logits, cont_means, codes, z)
+            g_loss = self.loss.g_loss(fresh_real_logits, logits) + info_loss_g
             self.update_generator(g_opt, g_loss)
         self.log_train(
             {
@@ -162,7 +165,7 @@ class InfoGAN(GANModule):
         fake_logits, cat_logits, cont_means = self.discriminate(self.generate(z, codes))
         values = {
             "val/d_loss": self.loss.d_loss(real_logits, fake_logits),
-            "val/g_loss": self.loss.g_loss(fake_logits),
+            "val/g_loss": self.loss.g_loss(real_logits, fake_logits),
             "val/info_loss": self.information_loss(cat_logits, cont_means, codes, z),
             "val/code_accuracy": (cat_logits.argmax(1) == codes).float().mean(),
         }

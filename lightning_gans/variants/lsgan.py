@@ -11,9 +11,9 @@ Adam(2e-4, beta1 0.5) as in the paper.
 from __future__ import annotations
 
 from lightning.pytorch.cli import OptimizerCallable
-from torch import nn
 
 from lightning_gans.core.module import adam_2e4_beta05
+from lightning_gans.core.parts import Discriminator, Generator
 from lightning_gans.losses.base import AdversarialLoss
 from lightning_gans.losses.least_squares import LeastSquaresLoss
 from lightning_gans.regularisers import Regularisation
@@ -21,12 +21,18 @@ from lightning_gans.variants.gan import GAN
 
 
 class LSGAN(GAN):
-    """GAN training with the least-squares loss (default ``LeastSquaresLoss()``, a=0, b=c=1)."""
+    """GAN training with the least-squares loss.
+
+    The arguments are ``GAN``'s; here ``loss=None`` means the paper's loss.
+
+    Args:
+        loss: ``None`` (the default) means ``LeastSquaresLoss()``, the 0-1 coding a=0, b=c=1.
+    """
 
     def __init__(
         self,
-        generator: nn.Module | None = None,
-        discriminator: nn.Module | None = None,
+        generator: Generator | None = None,
+        discriminator: Discriminator | None = None,
         loss: AdversarialLoss | None = None,
         n_critic: int = 1,
         regularisation: Regularisation | None = None,

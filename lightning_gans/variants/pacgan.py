@@ -12,9 +12,9 @@ m = 2..4; its tables report "PacGAN4". The batch is packed in consecutive groups
 from __future__ import annotations
 
 from lightning.pytorch.cli import OptimizerCallable
-from torch import nn
 
 from lightning_gans.core.module import adam_2e4_beta05
+from lightning_gans.core.parts import Discriminator, Generator
 from lightning_gans.losses.base import AdversarialLoss
 from lightning_gans.nets.mlp import MLPDiscriminator
 from lightning_gans.regularisers import Regularisation
@@ -24,14 +24,17 @@ from lightning_gans.variants.gan import GAN
 class PacGAN(GAN):
     """GAN whose discriminator judges packs of ``pack`` samples (default 4).
 
-    Args: as ``GAN``. The default discriminator is an MLP for packs of 1x28x28 images. A given
-    discriminator must accept ``pack`` times the channels of one sample.
+    The arguments are ``GAN``'s; here ``discriminator=None`` means one for packs.
+
+    Args:
+        discriminator: ``None`` (the default) means ``MLPDiscriminator(in_shape=(pack, 28, 28))``, an MLP for
+            packs of 1x28x28 images. A given discriminator must accept ``pack`` times the channels of one sample.
     """
 
     def __init__(
         self,
-        generator: nn.Module | None = None,
-        discriminator: nn.Module | None = None,
+        generator: Generator | None = None,
+        discriminator: Discriminator | None = None,
         loss: AdversarialLoss | None = None,
         n_critic: int = 1,
         regularisation: Regularisation | None = None,

@@ -21,11 +21,12 @@ from typing import Any
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
-from torch import Tensor, nn
+from torch import Tensor
 
 from lightning_gans.core.module import adam_2e4_beta05
+from lightning_gans.core.parts import Discriminator, Generator
 from lightning_gans.core.translation import TranslationModule
-from lightning_gans.losses.base import AdversarialLoss
+from lightning_gans.losses.base import AdversarialLoss, real_logits_if_relativistic
 from lightning_gans.losses.gan import NonSaturatingLoss
 from lightning_gans.nets.patchgan import PatchGANDiscriminator
 from lightning_gans.nets.unet import UNetGenerator
@@ -46,8 +47,8 @@ class Pix2Pix(TranslationModule):
 
     def __init__(
         self,
-        generator: nn.Module | None = None,
-        discriminator: nn.Module | None = None,
+        generator: Generator | None = None,
+        discriminator: Discriminator | None = None,
         loss: AdversarialLoss | None = None,
         l1_weight: float = 100.0,
         adversarial_weight: float = 1.0,
@@ -94,7 +95,8 @@ class Pix2Pix(TranslationModule):
             l1 = (fake - b).abs().mean()
             g_loss = self.l1_weight * l1
             if self.adversarial_weight > 0:
-                adversarial = self.loss.g_loss(self.judge(a, fake))
+                real_pair = real_logits_if_relativistic(self.loss, lambda: self.judge(a, b))
+                adversarial = self.loss.g_loss(real_pair, self.judge(a, fake))
                 g_loss = g_loss + self.adversarial_weight * adversarial
                 metrics["train/g_adversarial"] = adversarial
             self.update_generator(g_opt, g_loss)

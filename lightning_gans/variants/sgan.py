@@ -24,10 +24,19 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
-from torch import Tensor, nn
+from torch import Tensor
 
 from lightning_gans.core.module import GANModule, adam_2e4_beta05
+from lightning_gans.core.parts import Discriminator, Generator
 from lightning_gans.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+
+
+def unsupervised_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """L_unsupervised = -E log D(x) - E log(1 - D(G(z))) from D's K real-class logits on unlabelled images and on
+    generated ones, with the generated class's logit fixed at 0: D(x) = Z(x) / (Z(x) + 1), Z = sum_k exp(l_k)."""
+    real_lse, fake_lse = torch.logsumexp(real_logits, dim=1), torch.logsumexp(fake_logits, dim=1)  # log Z
+    # log D(x) = log Z - log(Z + 1) = lse - softplus(lse); log(1 - D(G(z))) = -softplus(lse)
+    return (F.softplus(real_lse) - real_lse).mean() + F.softplus(fake_lse).mean()
 
 
 class SemiSupervisedGAN(GANModule):
@@ -47,8 +56,8 @@ class SemiSupervisedGAN(GANModule):
     def __init__(
         self,
         num_classes: int = 10,
-        generator: nn.Module | None = None,
-        discriminator: nn.Module | None = None,
+        generator: Generator | None = None,
+        discriminator: Discriminator | None = None,
         unsupervised_weight: float = 1.0,
         supervised_only: bool = False,
         g_optimizer: OptimizerCallable = adam_2e4_beta05,
@@ -102,10 +111,7 @@ class SemiSupervisedGAN(GANModule):
             supervised = F.cross_entropy(self.class_logits(labelled), labels)
             d_loss = supervised
             if fake is not None:
-                real_lse = torch.logsumexp(self.class_logits(unlabelled), dim=1)  # log Z(x)
-                fake_lse = torch.logsumexp(self.class_logits(fake.detach()), dim=1)
-                # log D(x) = log Z - log(Z + 1) = lse - softplus(lse); log(1 - D(G(z))) = -softplus(lse)
-                unsupervised = (F.softplus(real_lse) - real_lse).mean() + F.softplus(fake_lse).mean()
+                unsupervised = unsupervised_loss(self.class_logits(unlabelled), self.class_logits(fake.detach()))
                 d_loss = supervised + self.unsupervised_weight * unsupervised
             self.update_discriminator(d_opt, d_loss)
         metrics = {"train/d_loss": d_loss, "train/supervised_loss": supervised}

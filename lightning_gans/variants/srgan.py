@@ -29,9 +29,10 @@ from torch.optim import Adam, Optimizer
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from lightning_gans.checkpoints import read_checkpoint
+from lightning_gans.core.parts import Discriminator, Generator
 from lightning_gans.core.translation import TranslationModule, shown_like, to_unit_range
 from lightning_gans.data.pairs import bicubic_upsample
-from lightning_gans.losses.base import AdversarialLoss
+from lightning_gans.losses.base import AdversarialLoss, real_logits_if_relativistic
 from lightning_gans.losses.content import ContentLossName, build_content_loss
 from lightning_gans.losses.gan import NonSaturatingLoss
 from lightning_gans.nets.srresnet import SRGANDiscriminator, SRResNet
@@ -62,8 +63,8 @@ class SRGAN(TranslationModule):
 
     def __init__(
         self,
-        generator: nn.Module | None = None,
-        discriminator: nn.Module | None = None,
+        generator: Generator | None = None,
+        discriminator: Discriminator | None = None,
         loss: AdversarialLoss | None = None,
         content_loss: ContentLossName = "auto",
         adversarial_weight: float = 1e-3,
@@ -125,7 +126,8 @@ class SRGAN(TranslationModule):
             content = self.content(fake, high)
             g_loss = content
             if self.adversarial_weight > 0:
-                adversarial = self.loss.g_loss(self.discriminator(fake))
+                fresh_real_logits = real_logits_if_relativistic(self.loss, lambda: self.discriminator(high))
+                adversarial = self.loss.g_loss(fresh_real_logits, self.discriminator(fake))
                 g_loss = g_loss + self.adversarial_weight * adversarial
                 metrics["train/g_adversarial"] = adversarial
             self.update_generator(g_opt, g_loss)

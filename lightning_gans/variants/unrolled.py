@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
-from torch import Tensor, nn
+from torch import Tensor
 from torch.func import functional_call
 from torch.optim import Adam
 
 from lightning_gans.core.module import adam_2e4_beta05
+from lightning_gans.core.parts import Discriminator, Generator
 from lightning_gans.losses.base import AdversarialLoss
 from lightning_gans.regularisers import Regularisation
 from lightning_gans.variants.gan import GAN
@@ -39,14 +40,19 @@ from lightning_gans.variants.gan import GAN
 class UnrolledGAN(GAN):
     """GAN whose generator step looks ``unrolled_steps`` Adam updates of D ahead (default 5).
 
-    Args: as ``GAN``, plus ``unrolled_steps`` (K in the paper; 0 gives plain GAN). ``d_optimizer`` must
-    build an ``Adam``, whose state the unrolling uses.
+    The arguments are ``GAN``'s, plus ``unrolled_steps``.
+
+    Args:
+        unrolled_steps: K in the paper, the Adam updates of D that the generator step looks ahead; 0 gives
+            plain GAN.
+        d_optimizer: builds the discriminator's optimiser from its parameters; it must be an ``Adam``, whose
+            state the unrolling uses.
     """
 
     def __init__(
         self,
-        generator: nn.Module | None = None,
-        discriminator: nn.Module | None = None,
+        generator: Generator | None = None,
+        discriminator: Discriminator | None = None,
         loss: AdversarialLoss | None = None,
         n_critic: int = 1,
         regularisation: Regularisation | None = None,
@@ -107,4 +113,7 @@ class UnrolledGAN(GAN):
                 # Adam's normaliser is held constant in the unrolled graph (see the module docstring).
                 updated[n] = weights[n] - lr * m_hat / (v_hat.detach().sqrt() + eps)
             weights = updated
-        return self.loss.g_loss(d(fake_in, weights))
+        # A relativistic loss compares with real data judged by the same unrolled D, which depends on G: unlike
+        # the plain GAN's, these real logits stay in the graph.
+        real_logits = d(real_in, weights) if self.loss.relativistic else None
+        return self.loss.g_loss(real_logits, d(fake_in, weights))

@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from lightning.pytorch.cli import OptimizerCallable
-from torch import nn
 from torch.optim import Optimizer, RMSprop
 
+from lightning_gans.core.parts import Discriminator, Generator
 from lightning_gans.losses.base import AdversarialLoss
 from lightning_gans.losses.wasserstein import WassersteinLoss
 from lightning_gans.regularisers import Regularisation
@@ -36,14 +36,18 @@ def rmsprop_5e5(params: Iterable[Any]) -> Optimizer:
 class WGAN(GAN):
     """Wasserstein GAN with weight clipping. Defaults: n_critic 5, clip 0.01, RMSProp 5e-5.
 
-    Args: as ``GAN``. Passing ``regularisation`` replaces the default clipping, so keep
-    ``weight_clip`` in it if you want the paper's critic.
+    The arguments are ``GAN``'s; here ``None`` means the paper's loss and clipping.
+
+    Args:
+        loss: ``None`` (the default) means ``WassersteinLoss()``.
+        regularisation: ``None`` (the default) means ``Regularisation(weight_clip=0.01)``, the paper's clipping.
+            A given one replaces it: keep ``weight_clip`` in it for the paper's critic.
     """
 
     def __init__(
         self,
-        generator: nn.Module | None = None,
-        discriminator: nn.Module | None = None,
+        generator: Generator | None = None,
+        discriminator: Discriminator | None = None,
         loss: AdversarialLoss | None = None,
         n_critic: int = 5,
         regularisation: Regularisation | None = None,

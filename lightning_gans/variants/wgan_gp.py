@@ -20,9 +20,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from lightning.pytorch.cli import OptimizerCallable
-from torch import nn
 from torch.optim import Adam, Optimizer
 
+from lightning_gans.core.parts import Discriminator, Generator
 from lightning_gans.losses.base import AdversarialLoss
 from lightning_gans.losses.wasserstein import WassersteinLoss
 from lightning_gans.regularisers import Regularisation
@@ -37,13 +37,18 @@ def adam_1e4_beta0_09(params: Iterable[Any]) -> Optimizer:
 class WGANGP(GAN):
     """Wasserstein GAN with gradient penalty. Defaults: n_critic 5, lambda 10, Adam(1e-4, (0, 0.9)).
 
-    Args: as ``GAN``. Passing ``regularisation`` replaces the default penalty.
+    The arguments are ``GAN``'s; here ``None`` means the paper's loss and penalty.
+
+    Args:
+        loss: ``None`` (the default) means ``WassersteinLoss()``.
+        regularisation: ``None`` (the default) means ``Regularisation(gradient_penalty=10.0)``, the paper's
+            lambda. A given one replaces it.
     """
 
     def __init__(
         self,
-        generator: nn.Module | None = None,
-        discriminator: nn.Module | None = None,
+        generator: Generator | None = None,
+        discriminator: Discriminator | None = None,
         loss: AdversarialLoss | None = None,
         n_critic: int = 5,
         regularisation: Regularisation | None = None,
