@@ -186,8 +186,10 @@ def evaluate_command(argv: Sequence[str]) -> int:
         network = build_feature_network(args.feature_network)
         config = Path(args.config) if args.config else run_config_of(Path(args.ckpt))
         datamodule = datamodule_from(config, args.data, args.data_root, trust=args.trust_checkpoint)
+    except registry.RegistryError:  # a WrongBaseClassError is a TypeError too: it goes to report()
+        raise
     except (FileNotFoundError, ValueError, TypeError, FeatureNetworkUnavailable) as error:
-        parser.error(str(error))  # a RegistryError goes on to the CLI's report: one paragraph, exit status 2
+        parser.error(str(error))
     out = Path(args.out)
     pairs = Path(args.pairs_png) if args.pairs_png else out.with_name(out.stem + "_knn_pairs.png")
     try:

@@ -36,11 +36,10 @@ SECTION_KINDS = {"model": registry.variants, "data": registry.datamodules}
 
 
 def resolve_sections(document: Any, classes: dict[str, type] | None = None) -> Any:
-    """Registry names in a loaded YAML document: a config's ``model:`` and ``data:`` sections, or a document
-    that is one part (``class_path`` at its top, e.g. a file given as ``--model.generator gen.yaml``)."""
-    if isinstance(document, dict):
-        if isinstance(document.get("class_path"), str):
-            return registry.resolve_config(document, None, "the document's class_path", classes)
+    """Registry names in a loaded YAML document: a config's ``model:`` and ``data:`` sections. A document that
+    is one part (``--model.generator gen.yaml``) is resolved by ``resolve_command_line``, which knows the type
+    of the option it is given to."""
+    if isinstance(document, dict) and "class_path" not in document:
         for section, kind in SECTION_KINDS.items():
             if section in document:
                 document[section] = registry.resolve_config(document[section], kind, section, classes)
@@ -68,9 +67,9 @@ class RegistryHelpFormatter(DefaultHelpFormatter):
             return text
         target = [p for p in action.dest.split(".") if p != "init_args"]
         part = option_kind(target, GANArgumentParser.part_classes) if target[0] in SECTION_KINDS else None
-        kinds = (
-            [part[0]] if part is not None and part[0] is not None else [registry.generators, registry.discriminators]
-        )
+        if part is None:  # the trainer's options, or no part here: jsonargparse's own text
+            return text
+        kinds = [part[0]] if part[0] is not None else [registry.generators, registry.discriminators]
         names = "; ".join(f"{kind.plural}: {', '.join(kind.names())}" for kind in kinds)
         return f"{head}, registered {names}; or any class_path)"
 
@@ -121,14 +120,17 @@ def resolve_command_line(argv: Sequence[str]) -> tuple[list[str], dict[str, type
                 resolve_sections(yaml.safe_load(Path(value).read_text()), classes)  # for the types only
             continue
         parts = [p for p in option.split(".") if p != "init_args"]
-        if parts[0] not in SECTION_KINDS or value.endswith((".yaml", ".yml")):
+        if parts[0] not in SECTION_KINDS:
             continue
         target = parts[:-1] if parts[-1] in ("class_path", "help") and len(parts) > 1 else parts
         part = option_kind(target, classes)
         if part is None:
             continue
         where = ".".join(target)
-        if value.lstrip().startswith(("{", "[")):
+        if value.endswith((".yaml", ".yml")) and Path(value).is_file():  # one part in a file: given inline
+            document = yaml.safe_load(Path(value).read_text())
+            resolved = json.dumps(registry.resolve_config(document, part[0], where, classes, part[1]))
+        elif value.lstrip().startswith(("{", "[")):
             document = yaml.safe_load(value)
             resolved = json.dumps(registry.resolve_config(document, part[0], where, classes, part[1]))
         else:

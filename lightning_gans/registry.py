@@ -359,7 +359,13 @@ def parameter_types(cls: type) -> dict[str, Any]:
     init = next(vars(base)["__init__"] for base in cls.__mro__ if "__init__" in vars(base))  # object has one
     try:
         hints = typing.get_type_hints(init, include_extras=True)
-    except Exception:  # an annotation that names something missing at run time: no types, no resolution
+    except Exception as error:  # an annotation naming something missing at run time (a TYPE_CHECKING import)
+        warnings.warn(
+            f"cannot read the parameter types of {cls.__module__}.{cls.__qualname__} ({type(error).__name__}: "
+            f"{error}): registry names among its arguments are not resolved; give class_paths there",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         hints = {}
     try:
         parameters = inspect.signature(init).parameters
@@ -386,7 +392,7 @@ def resolve_name(name: str, kind: Registry[Any] | None, where: str = "", annotat
     holders = [
         r
         for r in REGISTRIES.values()
-        if name in r and (annotation is Any or any(_is_subclass(r.base(), c) for c in admitted))
+        if name in r and (annotation is Any or any(r.base() is c or _is_subclass(c, r.base()) for c in admitted))
     ]
     if len(holders) == 1:
         return holders[0].entry(name).class_path
@@ -423,7 +429,7 @@ def resolve_config(
     position (``model``, ``model.generator``), for options given later on the command line."""
     if isinstance(value, str):
         resolved = resolve_name(value, kind, where, annotation)
-        if classes is not None and "." in resolved and resolved != value:
+        if classes is not None and "." in resolved:  # a name, or an import path given as such
             classes[where] = class_at(resolved, where)
         return resolved
     if isinstance(value, dict) and isinstance(value.get("class_path"), str):
@@ -440,12 +446,15 @@ def resolve_config(
 
 def part_parameter(cls: type, name: str) -> tuple[Registry[Any] | None, Any] | None:
     """``(kind, type)`` of ``cls``'s constructor parameter ``name`` when its type admits parts (``kind`` is
-    ``None`` for a plain ``nn.Module``); ``None`` for any other parameter, or no such parameter."""
+    ``None`` for a plain ``nn.Module``, whose names may be a generator's or a discriminator's); ``None`` for
+    any other parameter (``int``, ``str``, ...), or no such parameter."""
     annotation = parameter_types(cls).get(name)
     if annotation is None:
         return None
     kind = kind_of(annotation)
-    return (kind, annotation) if kind is not None or _classes_in(annotation) else None
+    module = generators.base()  # torch.nn.Module, imported only now
+    admits_modules = any(_is_subclass(c, module) for c in _classes_in(annotation))
+    return (kind, annotation) if kind is not None or admits_modules else None
 
 
 def resolve_arguments(cls: type, arguments: dict[str, Any], where: str, classes: dict[str, type] | None) -> None:
@@ -461,7 +470,10 @@ def build(value: Any, kind: Registry[Any] | None, annotation: Any, where: str) -
     ``annotation`` (that takes names of ``kind``); any other value unchanged."""
     if isinstance(value, str):
         path = resolve_name(value, kind, where, annotation)
-        return class_at(path, where)() if "." in path else value
+        if "." not in path:
+            what = f"registered {kind.kind} name" if kind is not None else "registry name"
+            raise UnknownNameError(f"{value!r} (at {where}) is neither a {what} nor a full class_path")
+        return class_at(path, where)()
     if isinstance(value, dict) and isinstance(value.get("class_path"), str):
         path = resolve_name(value["class_path"], kind, where, annotation)
         cls = class_at(path, where)

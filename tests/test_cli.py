@@ -127,7 +127,7 @@ def test_console_script_is_installed() -> None:
     listed = subprocess.run([str(script), "list"], capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0, listed.stderr
     rows = [line.split() for line in listed.stdout.splitlines()]
-    assert ["KIND", "NAME", "CLASS", "DISTRIBUTION"] == rows[0]
+    assert ["KIND", "NAME", "CLASS", "DISTRIBUTION", "STATUS"] == rows[0]
     assert ["variant", "wgan_gp", "lightning_gans.variants.wgan_gp:WGANGP", "lightning-gans"] in [r[:4] for r in rows]
     assert ["loss", "wasserstein", "lightning_gans.losses.wasserstein:WassersteinLoss", "lightning-gans"] in [
         r[:4] for r in rows

@@ -35,12 +35,18 @@ def bound(name: str) -> Version:
     return lower_bound(requirement)
 
 
-def test_lightning_is_at_least_the_first_release_with_toggled_optimizer() -> None:
-    """Every variant's training step uses ``LightningModule.toggled_optimizer``, new in Lightning 2.5.2."""
-    from lightning.pytorch import LightningModule
+def test_lightning_is_at_least_the_first_release_with_what_we_use() -> None:
+    """Every variant's training step uses ``LightningModule.toggled_optimizer`` (new in Lightning 2.5.2), and the
+    CLI and checkpoints pass ``weights_only`` to ``Trainer.fit``/``load_from_checkpoint`` (2.6.0): before it,
+    Lightning dropped the argument and unpickled checkpoints in full."""
+    import inspect
 
-    assert bound("lightning") >= Version("2.5.2")
+    from lightning.pytorch import LightningModule, Trainer
+
+    assert bound("lightning") >= Version("2.6.0")
     assert callable(getattr(LightningModule, "toggled_optimizer", None))
+    for method in (Trainer.fit, Trainer.validate, LightningModule.load_from_checkpoint):
+        assert "weights_only" in inspect.signature(method).parameters, method
 
 
 def test_torch_and_torchvision_lower_bounds_are_a_matching_pair() -> None:

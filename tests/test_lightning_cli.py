@@ -74,3 +74,31 @@ def test_help_takes_registry_names_and_lists_names_not_every_torch_module(capsys
         ["fit", "--config", str(REPO / "recipes/gan_ring.yaml"), "--model.generator.help", "mlp"], capsys
     )
     assert code == 0 and "MLPGenerator" in out and "--generator.latent_dim" in out, out
+
+
+def test_a_model_given_by_import_path_still_types_its_parts(tmp_path: Path) -> None:
+    out = resolve_argv(["--model", "lightning_gans.variants.gan.GAN", "--model.generator", "mlp"])
+    assert out[3] == "lightning_gans.nets.mlp.MLPGenerator"
+    # SRGAN's content_loss is a str choice that happens to equal a feature network's name: left alone
+    srgan = ["--model", "srgan", "--model.content_loss", "fashion_classifier"]
+    assert resolve_argv(srgan)[3] == "fashion_classifier"
+
+
+def test_a_part_in_its_own_yaml_file_is_resolved_by_the_option_it_is_given_to(tmp_path: Path) -> None:
+    part = tmp_path / "generator.yaml"
+    part.write_text("class_path: mlp\ninit_args: {latent_dim: 2}\n")  # mlp is also a discriminator's name
+    out = resolve_argv(["--model", "gan", "--model.discriminator", str(part)])
+    assert json.loads(out[3]) == {
+        "class_path": "lightning_gans.nets.mlp.MLPDiscriminator",
+        "init_args": {"latent_dim": 2},
+    }
+
+
+def test_trainer_help_is_jsonargparse_s_own(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run_cli(["fit", "--config", str(REPO / "recipes/gan_ring.yaml"), "--help"], capsys)
+    assert code == 0
+    logger_help = out.split("\n  --trainer.logger LOGGER", 1)[1].split("\n  --", 1)[0]
+    assert "known subclasses" in logger_help and "registered" not in logger_help
+    code, out = run_cli(["fit", "--model.help", "gan"], capsys)
+    loss_help = out.split("\n  --model.loss LOSS", 1)[1].split("\n  --", 1)[0]
+    assert "registered losses: hinge" in " ".join(loss_help.split())

@@ -251,3 +251,23 @@ def test_the_python_api_resolves_names_by_parameter_type() -> None:
     assert type(gan.generator).__name__ == "DCGANGenerator" and type(gan.discriminator).__name__ == "DCGANDiscriminator"
     with pytest.raises(UnknownNameError, match="unknown discriminator 'dcgna'.*at gan.discriminator"):
         registry.variants.create("gan", discriminator="dcgna")
+
+
+def test_a_plugin_class_of_the_wrong_kind_is_one_paragraph_from_sample_and_evaluate(
+    fake_dists: FakeDistributions, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_dists.add(
+        "odd-plugin", {"lightning_gans.variants": {"odd": "odd_plugin:NotAModule"}}, {"odd_plugin": GOOD_NET}
+    )
+    registry.variants.refresh()
+    ckpt = tmp_path / "odd.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {"_class_path": "odd_plugin.NotAModule"}}, ckpt)
+    for command in (["sample", "--ckpt", str(ckpt)], ["evaluate", "--ckpt", str(ckpt), "--data", "gaussian_mixture"]):
+        assert main(command) == 2, command
+        err = capsys.readouterr().err
+        assert "'odd-plugin 1.0'" in err and "not a subclass" in err and "usage:" not in err
+
+
+def test_the_python_api_refuses_a_string_that_is_no_part() -> None:
+    with pytest.raises(UnknownNameError, match="'DCGANGenerator' .* is neither a registered generator name nor"):
+        lightning_gans.create_variant("gan", generator="DCGANGenerator")

@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import tiny_images
 from lightning.pytorch import LightningDataModule, Trainer, seed_everything
 from torch import Tensor
-from torch.utils.data import TensorDataset
 
 from lightning_gans import registry
-from lightning_gans.data.base import GANDataModule
 from lightning_gans.data.pairs import EdgesToImageDataModule, SuperResolutionDataModule, UnpairedClassesDataModule
 from lightning_gans.data.toy import GaussianMixtureDataModule
 from lightning_gans.losses import RelativisticAverageLoss, RelativisticPairingLoss
@@ -47,27 +46,18 @@ class RecordingPairing(Recording, RelativisticPairingLoss):
         self.calls = []
 
 
-class LabelledImages(GANDataModule):
-    """``n`` random 1x28x28 images with labels 0..9 in turn (train and val alike)."""
-
-    def __init__(self, n: int = 40, batch_size: int = 4) -> None:
-        super().__init__(batch_size, num_workers=0, seed=0)
-        images = torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
-        self.train_set = self.val_set = TensorDataset(images, torch.arange(n) % 10)
-
-
 def build(name: str, loss: AdversarialLoss) -> tuple[Any, LightningDataModule]:
     """A small model of variant ``name`` with ``loss``, and data it trains on."""
     if name == "pix2pix":
-        return registry.variants.create(name, loss=loss), EdgesToImageDataModule(LabelledImages())
+        return registry.variants.create(name, loss=loss), EdgesToImageDataModule(tiny_images(n=40, batch_size=4))
     if name == "srgan":
         model = registry.variants.create(name, generator=SRResNet(width=8, n_blocks=1), content_loss="pixel", loss=loss)
-        return model, SuperResolutionDataModule(LabelledImages(), scale=2)
+        return model, SuperResolutionDataModule(tiny_images(n=40, batch_size=4), scale=2)
     if name == "cyclegan":
         return registry.variants.create(name, loss=loss), UnpairedClassesDataModule(
-            LabelledImages(n=80), class_a=7, class_b=9
+            tiny_images(n=80, batch_size=4), class_a=7, class_b=9
         )
-    return registry.variants.create(name, loss=loss), LabelledImages(n=24)
+    return registry.variants.create(name, loss=loss), tiny_images(n=24, batch_size=4)
 
 
 @pytest.mark.parametrize("loss_class", [RecordingAverage, RecordingPairing], ids=["average", "pairing"])

@@ -181,7 +181,10 @@ def has_labels(dataset: Dataset) -> bool:
     if labels is not None:
         return labels.numel() > 0 and labels.unique().numel() > 1
     item = dataset[0]
-    return isinstance(item, (tuple, list)) and len(item) > 1
+    if not (isinstance(item, (tuple, list)) and len(item) > 1):
+        return False
+    label = item[1]  # an int or a 0-dim tensor; image pairs (a, b) have an image there
+    return isinstance(label, int) or (isinstance(label, Tensor) and label.dim() == 0)
 
 
 def stand_down_watchers(trainer: Trainer, keys: set[str]) -> list[str]:

@@ -72,33 +72,36 @@ def generator_relativistic_pairing(real_logits: Tensor, fake_logits: Tensor) -> 
     return discriminator_relativistic_pairing(fake_logits, real_logits)
 
 
-def _real_logits_for_g(loss: AdversarialLoss, real_logits: Tensor | None) -> Tensor:
-    if real_logits is None:
-        raise ValueError(
-            f"{type(loss).__name__} is relativistic: its g_loss needs D's logits on a real batch, got None "
-            "(a variant must compute them in the generator step when loss.relativistic is True)"
-        )
-    return real_logits
+class _RelativisticLoss(AdversarialLoss):
+    """What RaGAN and RpGAN share: G's loss needs the real logits, and one batch alone has no score."""
+
+    relativistic = True
+
+    def real_logits_for_g(self, real_logits: Tensor | None) -> Tensor:
+        if real_logits is None:
+            raise ValueError(
+                f"{type(self).__name__} is relativistic: its g_loss needs D's logits on a real batch, got None "
+                "(a variant must compute them in the generator step when loss.relativistic is True)"
+            )
+        return real_logits
+
+    def score(self, logits: Tensor) -> Tensor:
+        """The raw critic value C(x): alone, one batch has no relativistic probability (``scores`` has both)."""
+        return logits
 
 
-class RelativisticAverageLoss(AdversarialLoss):
+class RelativisticAverageLoss(_RelativisticLoss):
     """RaGAN (Jolicoeur-Martineau 2018): each sample is judged against the average of the other batch.
 
     ``train/d_real``/``d_fake``: the mean of sigmoid(C(x_r) - E C(x_f)) and of sigmoid(C(x_f) - E C(x_r)),
     the paper's relativistic average discriminator (see the module docstring).
     """
 
-    relativistic = True
-
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return discriminator_relativistic_average(real_logits, fake_logits)
 
     def g_loss(self, real_logits: Tensor | None, fake_logits: Tensor) -> Tensor:
-        return generator_relativistic_average(_real_logits_for_g(self, real_logits), fake_logits)
-
-    def score(self, logits: Tensor) -> Tensor:
-        """The raw critic value C(x): alone, one batch has no relativistic probability (``scores`` has both)."""
-        return logits
+        return generator_relativistic_average(self.real_logits_for_g(real_logits), fake_logits)
 
     def scores(self, real_logits: Tensor, fake_logits: Tensor, split: str = "train") -> dict[str, Tensor]:
         real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
@@ -108,24 +111,18 @@ class RelativisticAverageLoss(AdversarialLoss):
         }
 
 
-class RelativisticPairingLoss(AdversarialLoss):
+class RelativisticPairingLoss(_RelativisticLoss):
     """RpGAN (Sun et al. 2020; R3GAN's loss): each real sample against one generated sample.
 
     Needs real and fake batches of equal size (``ValueError`` otherwise): the i-th of each form a pair.
     ``train/d_real``/``d_fake``: the mean over pairs of sigmoid(C(x_r) - C(x_f)) and of its complement.
     """
 
-    relativistic = True
-
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return discriminator_relativistic_pairing(real_logits, fake_logits)
 
     def g_loss(self, real_logits: Tensor | None, fake_logits: Tensor) -> Tensor:
-        return generator_relativistic_pairing(_real_logits_for_g(self, real_logits), fake_logits)
-
-    def score(self, logits: Tensor) -> Tensor:
-        """The raw critic value C(x): alone, one batch has no relativistic probability (``scores`` has both)."""
-        return logits
+        return generator_relativistic_pairing(self.real_logits_for_g(real_logits), fake_logits)
 
     def scores(self, real_logits: Tensor, fake_logits: Tensor, split: str = "train") -> dict[str, Tensor]:
         check_pairs(real_logits, fake_logits)

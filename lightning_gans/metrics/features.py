@@ -63,6 +63,8 @@ class FeatureNetwork(nn.Module):
             self.check_input(images)
             with torch.no_grad():
                 self.features_and_logits(images)
+        except torch.cuda.OutOfMemoryError:
+            raise  # a machine's problem, not the data's
         except (ValueError, RuntimeError) as error:  # RuntimeError: what a layer of the wrong size raises
             return str(error)
         return None
@@ -248,7 +250,7 @@ def build_feature_network(spec: str) -> FeatureNetwork:
     path (``my_package.nets.MyFeatures``), built with its default arguments, in eval mode."""
     from lightning_gans import registry
 
-    cls = registry.import_class(spec) if "." in spec else registry.feature_networks.load(spec)
+    cls = registry.class_at(registry.resolve_name(spec, registry.feature_networks, "feature_network"))
     if not (isinstance(cls, type) and issubclass(cls, FeatureNetwork)):
         raise TypeError(f"{spec} is not a lightning_gans.metrics.features.FeatureNetwork subclass")
     return cls().eval()
