@@ -99,7 +99,7 @@ def check_loss(loss: AdversarialLoss, batch_size: int = 6) -> None:
         assert grad.abs().sum() > 0, "g_loss must have a gradient with respect to the fake logits"
         assert torch.equal(real, kept[0]) and torch.equal(fake.detach(), kept[1]), "losses must not change inputs"
         if loss.relativistic:
-            moved = loss.g_loss(real + 1.0, fake)
+            moved = loss.g_loss(real + torch.randn(shape), fake)  # not a constant shift: RaGAN/RpGAN ignore those
             assert not torch.allclose(moved, g_loss), "a relativistic g_loss depends on the real logits"
     for name, value in loss.scores(torch.randn(batch_size), torch.randn(batch_size)).items():
         assert value.dim() == 0 and math.isfinite(float(value)), f"{name} is a finite scalar"
