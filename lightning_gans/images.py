@@ -43,12 +43,21 @@ def scatter_image(points: Tensor, reference: Tensor | None = None, size: int = 2
 
 
 def sample_picture(samples: Tensor, nrow: int | None = None, reference: Tensor | None = None) -> Tensor:
-    """(3, H, W) uint8: an image grid for (N, C, H, W) samples, a scatter plot for (N, 2) points."""
+    """(3, H, W) uint8: an image grid for (N, C, H, W) samples, a scatter plot for (N, 2) points.
+
+    Grey and RGB images are drawn as they are, RGBA without its alpha channel, any other channel count as one
+    grey tile per channel (side by side, so a row holds ``nrow`` samples).
+    """
     if samples.dim() == 2 and samples.shape[1] == 2:
         return scatter_image(samples, reference)
     if samples.dim() != 4:
         raise ValueError(f"cannot draw samples of shape {tuple(samples.shape)}: expected (N, C, H, W) or (N, 2)")
     nrow = nrow or max(1, math.isqrt(len(samples)))
+    channels = samples.shape[1]
+    if channels == 4:
+        samples = samples[:, :3]
+    elif channels not in (1, 3):
+        samples, nrow = samples.reshape(-1, 1, *samples.shape[2:]), nrow * channels
     grid = make_grid(to_uint8(samples.cpu()), nrow=nrow, padding=2, pad_value=255)
     return grid if grid.shape[0] == 3 else grid.expand(3, -1, -1)
 

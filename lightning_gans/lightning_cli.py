@@ -127,14 +127,16 @@ def resolve_command_line(argv: Sequence[str]) -> tuple[list[str], dict[str, type
         if part is None:
             continue
         where = ".".join(target)
-        if value.endswith((".yaml", ".yml")) and Path(value).is_file():  # one part in a file: given inline
+        if value.endswith((".yaml", ".yml")) and Path(value).is_file():  # one part in a file: passed on inline
             document = yaml.safe_load(Path(value).read_text())
-            resolved = json.dumps(registry.resolve_config(document, part[0], where, classes, part[1]))
         elif value.lstrip().startswith(("{", "[")):
             document = yaml.safe_load(value)
-            resolved = json.dumps(registry.resolve_config(document, part[0], where, classes, part[1]))
         else:
+            document = None
+        if document is None:
             resolved = registry.resolve_config(value, part[0], where, classes, part[1])
+        else:
+            resolved = json.dumps(registry.resolve_config(document, part[0], where, classes, part[1]))
         if eq:
             out[i] = f"--{option}={resolved}"
         else:

@@ -24,6 +24,7 @@ whatever the parameter is called. ``resolve_config`` rewrites names to import pa
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.metadata as metadata
 import inspect
@@ -353,6 +354,7 @@ def _classes_in(annotation: Any) -> list[type]:
     return [annotation] if plain else []
 
 
+@functools.cache  # read once per class: resolving a config asks for each argument of each part
 def parameter_types(cls: type) -> dict[str, Any]:
     """The declared type of each constructor parameter of ``cls`` (``Any`` where it has none or it cannot be
     evaluated)."""

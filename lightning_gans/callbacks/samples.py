@@ -4,7 +4,6 @@ of image-to-image variants."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import torch
@@ -52,21 +51,15 @@ class SampleGrid(Callback):
 
     def draw(self, trainer: Trainer, module: GenerativeModule) -> None:
         samples = module.sample_fixed()
-        if not drawable(samples):
-            if not self.warned:
-                rank_zero_warn(
-                    f"SampleGrid draws images (N, C, H, W) and 2-D points (N, 2); the samples here are "
-                    f"{tuple(samples.shape)}: no sample pictures in this run"
-                )
-                self.warned = True
-            return
         # a real validation batch: under 2-D scatter plots, and to reconstruct (an encoder's grid)
         reference = self._reference(trainer) if samples.dim() == 2 or module.encoder is not None else None
-        nrow = self.nrow or module.num_classes or None
-        if samples.dim() == 4:
-            picture = sample_picture(*displayable(samples, nrow))
-        else:
-            picture = sample_picture(samples, nrow, reference)
+        try:
+            picture = sample_picture(samples, self.nrow or module.num_classes or None, reference)
+        except ValueError as error:  # samples that are neither images nor 2-D points
+            if not self.warned:
+                rank_zero_warn(f"SampleGrid: {error}: no sample pictures in this run")
+                self.warned = True
+            return
         self.last_path = publish(trainer, module, "samples", picture, self.dirpath)
         if module.encoder is not None and reference is not None and reference.dim() == 4:
             publish(
@@ -81,23 +74,6 @@ class SampleGrid(Callback):
             )
         if due(trainer, self.every_n_epochs):
             self.draw(trainer, pl_module)
-
-
-def drawable(samples: Tensor) -> bool:
-    """Images (N, C, H, W) or 2-D points (N, 2): what ``sample_picture`` can draw."""
-    return samples.dim() == 4 or (samples.dim() == 2 and samples.shape[1] == 2)
-
-
-def displayable(images: Tensor, nrow: int | None) -> tuple[Tensor, int | None]:
-    """(images, nrow) a grid can show: grey and RGB as they are, RGBA without its alpha channel, any other
-    channel count as one grey tile per channel (side by side, so ``nrow`` grows by that factor)."""
-    channels = images.shape[1]
-    if channels in (1, 3):
-        return images, nrow
-    if channels == 4:
-        return images[:, :3], nrow
-    per_row = nrow or max(1, math.isqrt(len(images)))
-    return images.reshape(-1, 1, *images.shape[2:]), per_row * channels
 
 
 def due(trainer: Trainer, every_n_epochs: int) -> bool:
@@ -127,7 +103,7 @@ def reconstruction_picture(module: GenerativeModule, images: Tensor, columns: in
     real = images[: columns * rows].to(module.device)
     recon = module.reconstruct(real)
     pairs = torch.cat([torch.cat([r, c]) for r, c in zip(real.split(columns), recon.split(columns))])
-    return sample_picture(*displayable(pairs, columns))
+    return sample_picture(pairs, columns)
 
 
 class TranslationGrid(Callback):
