@@ -1,21 +1,28 @@
-"""Sample quality on Fashion-MNIST at equal CPU budget: every image recipe, a plain PyTorch DCGAN loop, and
-the real-data floor.
+"""Sample quality on Fashion-MNIST at equal CPU budget: every image recipe, DiffAugment on dcgan and r3gan, a
+plain PyTorch DCGAN loop, and the real-data floor.
 
 Protocol:
-* training data: the full Fashion-MNIST train split (60k; Debian's ``dataset-fashion-mnist`` files), the
-  recipes' own nets, losses, optimisers, batch sizes and EMA, with ``--data.root`` pointed at it;
+* training data (``--split``): ``full``, the Fashion-MNIST train split (60k; Debian's ``dataset-fashion-mnist``
+  files), with ``--data.root`` pointed at it; or ``shipped``, the 9k training images shipped in the package
+  (the small-data case DiffAugment is for). The recipes' own nets, losses, optimisers, batch sizes and EMA;
+  the ``*_diffaugment`` rows add ``regularisation.augment: [color, translation, cutout]`` to the recipe;
+  ``r3gan_dcgan_nets`` is the r3gan recipe with the dcgan recipe's nets (D without batch norm);
 * budget: each training process stops at ``--cpu_minutes`` of process CPU time counted from process start
   (imports and data loading included), one thread per process, two processes at a time on 2 cores;
   recipes run with validation, checkpoints, logger and progress bar off (``CPUBudget`` callback);
 * plain loop: the default recipe (``dcgan_fashion_mnist``) written as a plain PyTorch loop: the same nets,
   data module and batches, Adam 2e-4 (0.5, 0.999), non-saturating loss, fake made once per iteration, and
   the same EMA (0.999 with warm-up) for sampling;
-* evaluation: 10k generated images (EMA generator, seeded latents) against the 10k test images, features of
-  the shipped ``fashion_classifier``: FID, KID (100 subsets of 1000), precision/recall/density/coverage
-  (k = 5), classes covered and class KL; the floor row scores 10k train images (a seeded choice) instead.
+* evaluation: 10k generated images (EMA generator, seeded latents) against 10k real images the run did not
+  train on, features of the shipped ``fashion_classifier``: FID, KID (100 subsets of 1000),
+  precision/recall/density/coverage (k = 5), classes covered and class KL. The reference is the 10k test
+  split for ``full``; for ``shipped`` (whose 9k come from the test split) a seeded 10k of the 60k train
+  split. The floor row scores another 10k real images (a seeded choice from the train split, disjoint from
+  the shipped split's reference) instead of generated ones.
 
     python benchmarks/fashion_quality.py                                   # all rows, 10 CPU-minutes each
     python benchmarks/fashion_quality.py --rows '[plain_dcgan, dcgan]' --cpu_minutes 2
+    python benchmarks/fashion_quality.py --split shipped --rows '[plain_dcgan, r3gan, r3gan_diffaugment]'
 """
 
 from __future__ import annotations
@@ -29,13 +36,33 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-RECIPES = ["dcgan", "gan", "wgan", "wgan_gp", "lsgan", "hinge_sn"]
+DIFFAUGMENT = ["--model.init_args.regularisation.augment", "[color, translation, cutout]"]
+# R3GAN's objective (RpGAN + R1 + R2, Adam betas (0, 0.99)) on the default recipe's DCGAN nets, D without batch
+# norm (batch statistics would couple the samples a gradient penalty differentiates): the objective without
+# the residual nets, which cost about 3x DCGAN's per step on this CPU
+DCGAN_NETS = [
+    "--model.init_args.generator",
+    json.dumps({"class_path": "dcgan", "init_args": {"latent_dim": 64, "channels": 1, "image_size": 28, "width": 64}}),
+    "--model.init_args.discriminator",
+    json.dumps(
+        {"class_path": "dcgan", "init_args": {"channels": 1, "image_size": 28, "width": 64, "batch_norm": False}}
+    ),
+]
+# row -> (recipe, extra command-line options)
+RECIPES: dict[str, tuple[str, list[str]]] = {
+    **{name: (name, []) for name in ("dcgan", "gan", "wgan", "wgan_gp", "lsgan", "hinge_sn", "r3gan")},
+    "dcgan_diffaugment": ("dcgan", DIFFAUGMENT),
+    "r3gan_diffaugment": ("r3gan", DIFFAUGMENT),
+    "r3gan_dcgan_nets": ("r3gan", DCGAN_NETS),
+    "r3gan_dcgan_nets_diffaugment": ("r3gan", DCGAN_NETS + DIFFAUGMENT),
+}
 ROWS = ["real_floor", "plain_dcgan", *RECIPES]
+Split = Literal["full", "shipped"]
 METRICS = ["fid", "kid", "prdc", "classes"]
 N_EVAL = 10_000
 
@@ -49,19 +76,25 @@ def quiet() -> None:
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
 
 
-def reference(root: str) -> tuple[Any, Any]:
+def real_images(root: str, split: Split, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(reference, floor): 10k real images to score against and 10k others for the floor row, none of
+    which the split trains on."""
     from lightning_gans.data.idx import FashionMNISTDataModule
+    from lightning_gans.metrics.evaluation import dataset_images
 
     data = FashionMNISTDataModule(root=root, batch_size=64)
     data.setup("fit")
-    return data.train_set, data.val_set  # val_set is the 10k test split when root is given
+    # train_set is the 60k train split and val_set the 10k test split when root is given
+    train = dataset_images(data.train_set, 2 * N_EVAL, seed)
+    if split == "full":
+        return dataset_images(data.val_set, N_EVAL, seed), train[:N_EVAL]
+    return train[:N_EVAL], train[N_EVAL:]
 
 
-def score(generate: Any, root: str, seed: int) -> dict[str, Any]:
-    from lightning_gans.metrics.evaluation import SampleQuality, dataset_images
+def score(generate: Any, root: str, split: Split, seed: int) -> dict[str, Any]:
+    from lightning_gans.metrics.evaluation import SampleQuality
 
-    _, test_set = reference(root)
-    quality = SampleQuality(METRICS, "fashion_classifier", dataset_images(test_set, N_EVAL, seed), seed=seed)
+    quality = SampleQuality(METRICS, "fashion_classifier", real_images(root, split, seed)[0], seed=seed)
     return quality.evaluate(generate, N_EVAL)
 
 
@@ -81,14 +114,11 @@ def latent_batches(latent_dim: int, seed: int) -> Any:
     return batches_of(torch.randn(N_EVAL, latent_dim, generator=torch.Generator().manual_seed(seed)))
 
 
-def real_floor(root: str, budget: float, seed: int) -> dict[str, Any]:
-    from lightning_gans.metrics.evaluation import dataset_images
-
-    train_set, _ = reference(root)
-    return {"metrics": score(batches_of(dataset_images(train_set, N_EVAL, seed)), root, seed)}
+def real_floor(root: str, split: Split, budget: float, seed: int) -> dict[str, Any]:
+    return {"metrics": score(batches_of(real_images(root, split, seed)[1]), root, split, seed)}
 
 
-def plain_dcgan(root: str, budget: float, seed: int) -> dict[str, Any]:
+def plain_dcgan(root: str, split: Split, budget: float, seed: int) -> dict[str, Any]:
     """The default recipe as a plain PyTorch loop (no Lightning)."""
     from torch.optim.swa_utils import AveragedModel
 
@@ -104,7 +134,7 @@ def plain_dcgan(root: str, budget: float, seed: int) -> dict[str, Any]:
     g_opt, d_opt = adam_2e4_beta05(generator.parameters()), adam_2e4_beta05(discriminator.parameters())
     loss = NonSaturatingLoss()
     noise = torch.Generator().manual_seed(seed + 1)
-    data = FashionMNISTDataModule(root=root, batch_size=64, seed=seed)
+    data = FashionMNISTDataModule(root=root if split == "full" else None, batch_size=64, seed=seed)
     data.setup("fit")
     loader = data.train_dataloader()
     steps, epoch = 0, 0
@@ -131,23 +161,24 @@ def plain_dcgan(root: str, budget: float, seed: int) -> dict[str, Any]:
     net = ema.module.eval()
     take = latent_batches(100, seed)
     with torch.no_grad():
-        metrics = score(lambda n: net(take(n)), root, seed)
+        metrics = score(lambda n: net(take(n)), root, split, seed)
     return {"metrics": metrics, "train_cpu_s": round(train_cpu, 1), "generator_steps": steps, "epochs": epoch}
 
 
-def recipe_row(name: str, root: str, budget: float, seed: int) -> dict[str, Any]:
+def recipe_row(row: str, root: str, split: Split, budget: float, seed: int) -> dict[str, Any]:
     from lightning_gans.lightning_cli import run_lightning_cli
 
+    recipe, options = RECIPES[row]
     with tempfile.TemporaryDirectory() as run_dir:
         cli = run_lightning_cli(
             [
                 "fit",
                 "--config",
-                str(REPO / "recipes" / f"{name}_fashion_mnist.yaml"),
+                str(REPO / "recipes" / f"{recipe}_fashion_mnist.yaml"),
+                *options,
                 "--seed_everything",
                 str(seed),
-                "--data.init_args.root",
-                root,
+                *(["--data.init_args.root", root] if split == "full" else []),
                 "--data.init_args.seed",
                 str(seed),
                 "--trainer.accelerator",
@@ -177,7 +208,7 @@ def recipe_row(name: str, root: str, budget: float, seed: int) -> dict[str, Any]
     train_cpu = time.process_time()
     model = cli.model
     take = latent_batches(model.latent_dim, seed)  # type: ignore[attr-defined]
-    metrics = score(lambda n: model.generate(take(n)), root, seed)  # type: ignore[attr-defined]
+    metrics = score(lambda n: model.generate(take(n)), root, split, seed)  # type: ignore[attr-defined]
     return {
         "metrics": metrics,
         "train_cpu_s": round(train_cpu, 1),
@@ -186,17 +217,19 @@ def recipe_row(name: str, root: str, budget: float, seed: int) -> dict[str, Any]
     }
 
 
-def run_row(job: tuple[str, str, float, int]) -> dict[str, Any]:
-    row, root, budget, seed = job
+def run_row(job: tuple[str, str, Split, float, int]) -> dict[str, Any]:
+    row, root, split, budget, seed = job
     quiet()
     start = time.time()
     if row == "real_floor":
-        result = real_floor(root, budget, seed)
+        result = real_floor(root, split, budget, seed)
     elif row == "plain_dcgan":
-        result = plain_dcgan(root, budget, seed)
+        result = plain_dcgan(root, split, budget, seed)
     else:
-        result = recipe_row(row, root, budget, seed)
-    result.update(row=row, seed=seed, wall_s=round(time.time() - start, 1), total_cpu_s=round(time.process_time(), 1))
+        result = recipe_row(row, root, split, budget, seed)
+    result.update(
+        row=row, split=split, seed=seed, wall_s=round(time.time() - start, 1), total_cpu_s=round(time.process_time(), 1)
+    )
     print(f"done {row} seed {seed}: FID {result['metrics']['fid']:.3f} ({result['wall_s']} s)", flush=True)
     return result
 
@@ -222,10 +255,15 @@ def main(
     seeds: int = 1,
     first_seed: int = 0,
     root: str = "/usr/share/datasets/fashion-mnist",
+    split: Split = "full",
     processes: int = 2,
-    out: str = "benchmarks/results/fashion_quality.json",
+    out: str | None = None,
 ) -> None:
-    """Train and score every row; print a table and write JSON (partial results after every row)."""
+    """Train and score every row; print a table and write JSON (partial results after every row) to ``out``
+    (default ``benchmarks/results/fashion_quality.json``, ``fashion_quality_shipped.json`` for the shipped split).
+
+    ``root`` holds the full Fashion-MNIST: the training data for ``split=full`` and the real images scored
+    against for both splits."""
     chosen = rows or ROWS
     unknown = [r for r in chosen if r not in ROWS]
     if unknown:
@@ -236,12 +274,15 @@ def main(
     # plain_dcgan and dcgan of a seed are queued back to back, so with 2 processes they run side by side:
     # CPU seconds per step depend on what shares the machine, and the pair must share it alike
     order = sorted(chosen, key=lambda r: (r not in ("plain_dcgan", "dcgan"), ROWS.index(r)))
-    jobs = [(row, root, budget, seed) for seed in range(first_seed, first_seed + seeds) for row in order]
+    jobs = [(row, root, split, budget, seed) for seed in range(first_seed, first_seed + seeds) for row in order]
     protocol = {
         "cpu_budget_s": budget,
         "budget_counts": "process CPU seconds from process start, 1 thread per process",
-        "train_data": f"{root} train split (60k)",
-        "reference": f"{root} t10k split, {N_EVAL} images",
+        "split": split,
+        "train_data": f"{root} train split (60k)" if split == "full" else "the 9k images shipped in the package",
+        "reference": f"{root} t10k split, {N_EVAL} images"
+        if split == "full"
+        else f"a seeded {N_EVAL} of {root} train split (60k)",
         "n_fake": N_EVAL,
         "feature_network": "fashion_classifier",
         "metrics": "FID; KID 100 subsets of 1000; precision/recall/density/coverage k=5; classes (min share 0.1)",
@@ -250,7 +291,7 @@ def main(
         "torch": torch.__version__,
     }
     results: list[dict[str, Any]] = []
-    path = Path(out)
+    path = Path(out or f"benchmarks/results/fashion_quality{'' if split == 'full' else '_shipped'}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     with mp.get_context("spawn").Pool(processes, maxtasksperchild=1) as pool:
         for result in pool.imap_unordered(run_row, jobs):

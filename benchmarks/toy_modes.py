@@ -1,4 +1,5 @@
-"""Mode coverage on the 2-D mixtures, for every loss, PacGAN and unrolled GAN, beside the published tables.
+"""Mode coverage on the 2-D mixtures, for every loss, PacGAN, unrolled GAN and R3GAN's objective, beside the
+published tables.
 
 Protocol (VEEGAN / PacGAN):
 * data: the ring of 8 (radius 1, std 0.01) and the 5x5 grid (spacing 2, std 0.05);
@@ -9,7 +10,13 @@ Protocol (VEEGAN / PacGAN):
   the same batch size (256), the same number of training batches (one discriminator step each; a
   generator step every n_critic of them) and seeds 0..n-1. It trains through our variants under
   ``Trainer.fit``, one thread per run, two runs at a time on 2 cores. CPU seconds are each run's process
-  time (training and evaluation).
+  time (training and evaluation);
+* r3gan is R3GAN's objective (relativistic pairing loss + R1 + R2, gamma ``--r3gan_gamma``, Adam betas
+  (0, 0.99)) on the shared MLP nets; hinge_sn_x10 is hinge_sn whose D first multiplies its input by 10 (no
+  parameters: the Lipschitz bound spectral norm gives D becomes 10 instead of 1);
+* diagnostics per run: the median norm of D's input gradient at 2500 real points (what bounds how sharply
+  D can tell a sample 3 std off a mode from one on it) and the median distance of a sample to its nearest
+  mode, in units of the mixture's std (high quality is <= 3).
 
     python benchmarks/toy_modes.py                         # all rows, 5 seeds
     python benchmarks/toy_modes.py --rows '[gan, pacgan4]' --seeds 2 --batches 1000
@@ -61,9 +68,21 @@ def rmsprop(lr: float) -> Any:
     return build
 
 
-def build_row(row: str, lr: float, ema_decay: float | None) -> Any:
+class ScaledInput(nn.Module):
+    """x -> net(scale * x): a D whose spectrally normalised layers see inputs ``scale`` times larger."""
+
+    def __init__(self, net: nn.Module, scale: float) -> None:
+        super().__init__()
+        self.net, self.scale = net, scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.scale * x)  # type: ignore[no-any-return]
+
+
+def build_row(row: str, lr: float, ema_decay: float | None, r3gan_gamma: float) -> Any:
     """The model for a row. Every row shares nets, batch size and data; only the method differs."""
     from lightning_gans.losses import HingeLoss, LeastSquaresLoss, MinimaxLoss, NonSaturatingLoss, WassersteinLoss
+    from lightning_gans.losses.relativistic import RelativisticPairingLoss
     from lightning_gans.nets import MLPDiscriminator, MLPGenerator
     from lightning_gans.regularisers import Regularisation
     from lightning_gans.variants.gan import GAN
@@ -71,7 +90,9 @@ def build_row(row: str, lr: float, ema_decay: float | None) -> Any:
 
     pack = 4 if row == "pacgan4" else 1
     generator = MLPGenerator(latent_dim=LATENT_DIM, out_shape=(2,), hidden=HIDDEN, output_activation="none")
-    discriminator = MLPDiscriminator(in_shape=(2 * pack,), hidden=HIDDEN)
+    discriminator: nn.Module = MLPDiscriminator(in_shape=(2 * pack,), hidden=HIDDEN)
+    if row == "hinge_sn_x10":
+        discriminator = ScaledInput(discriminator, 10.0)
     fast = adam(lr, (0.5, 0.999))
     settings: dict[str, dict[str, Any]] = {
         "gan_minimax": {"loss": MinimaxLoss()},
@@ -82,6 +103,10 @@ def build_row(row: str, lr: float, ema_decay: float | None) -> Any:
                     "g_optimizer": adam(lr, (0.5, 0.9)), "d_optimizer": adam(lr, (0.5, 0.9))},
         "lsgan": {"loss": LeastSquaresLoss()},
         "hinge_sn": {"loss": HingeLoss(), "regularisation": Regularisation(spectral_norm=True)},
+        "hinge_sn_x10": {"loss": HingeLoss(), "regularisation": Regularisation(spectral_norm=True)},
+        "r3gan": {"loss": RelativisticPairingLoss(),
+                  "regularisation": Regularisation(r1_gamma=r3gan_gamma, r2_gamma=r3gan_gamma),
+                  "g_optimizer": adam(lr, (0.0, 0.99)), "d_optimizer": adam(lr, (0.0, 0.99))},
         "pacgan4": {"loss": NonSaturatingLoss(), "pack": 4},
         "unrolled5": {"loss": NonSaturatingLoss()},
     }  # fmt: skip
@@ -91,12 +116,25 @@ def build_row(row: str, lr: float, ema_decay: float | None) -> Any:
     return GAN(generator, discriminator, **options)
 
 
-ROWS = ["gan_minimax", "gan", "wgan", "wgan_gp", "lsgan", "hinge_sn", "pacgan4", "unrolled5"]
+ROWS = ["gan_minimax", "gan", "wgan", "wgan_gp", "lsgan", "hinge_sn", "hinge_sn_x10", "pacgan4", "unrolled5", "r3gan"]
 
 
-def one_run(job: tuple[str, str, int, int, float, float | None]) -> dict[str, Any]:
+def diagnostics(
+    model: Any, real: torch.Tensor, samples: torch.Tensor, means: torch.Tensor, std: float
+) -> dict[str, float]:
+    """D's median input-gradient norm on real points; the median sample-to-nearest-mode distance in stds."""
+    distance = torch.cdist(samples, means).min(dim=1).values.median().item() / std
+    if model.pack != 1:
+        return {"median_distance_std": distance}
+    x = real.clone().requires_grad_(True)
+    model.discriminator.eval()
+    (grad,) = torch.autograd.grad(model.discriminator(x).sum(), x)
+    return {"median_distance_std": distance, "d_grad_norm": grad.norm(dim=1).median().item()}
+
+
+def one_run(job: tuple[str, str, int, int, float, float | None, float]) -> dict[str, Any]:
     """Train one (row, mixture, seed) for ``batches`` batches and score 2500 samples."""
-    row, mixture, seed, batches, lr, ema_decay = job
+    row, mixture, seed, batches, lr, ema_decay, r3gan_gamma = job
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
     from lightning.pytorch import Trainer, seed_everything
@@ -106,7 +144,7 @@ def one_run(job: tuple[str, str, int, int, float, float | None]) -> dict[str, An
 
     started = time.process_time()
     seed_everything(seed, verbose=False)
-    model = build_row(row, lr, ema_decay)
+    model = build_row(row, lr, ema_decay, r3gan_gamma)
     data = GaussianMixtureDataModule(mixture=mixture, num_train=50_000, num_val=256, batch_size=BATCH_SIZE, seed=seed)  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory() as root:
         trainer = Trainer(
@@ -116,9 +154,20 @@ def one_run(job: tuple[str, str, int, int, float, float | None]) -> dict[str, An
         )  # fmt: skip
         trainer.fit(model, data)
     metric = ModeCoverage(data.mixture.means, data.mixture.std)
-    metric.update(model.sample(2500, seed=10_000 + seed))
+    samples = model.sample(2500, seed=10_000 + seed)
+    metric.update(samples)
     result = {k: float(v) for k, v in metric.compute().items()}
-    settings = {"row": row, "mixture": mixture, "seed": seed, "batches": batches, "lr": lr, "ema_decay": ema_decay}
+    real, _ = data.mixture.sample(2500, torch.Generator().manual_seed(20_000 + seed))
+    result.update(diagnostics(model, real, samples, data.mixture.means, data.mixture.std))
+    settings = {
+        "row": row,
+        "mixture": mixture,
+        "seed": seed,
+        "batches": batches,
+        "lr": lr,
+        "ema_decay": ema_decay,
+        "r3gan_gamma": r3gan_gamma if row == "r3gan" else None,
+    }
     cpu_seconds = time.process_time() - started
     return {**settings, "generator_steps": model.generator_steps, "cpu_seconds": cpu_seconds, **result}
 
@@ -137,6 +186,7 @@ def main(
     batches: int = 10_000,
     lr: float = 1e-3,
     ema_decay: float | None = None,
+    r3gan_gamma: float = 0.1,
     workers: int = 2,
     out: str = "benchmarks/results/toy_modes.json",
     resume: bool = False,
@@ -151,7 +201,7 @@ def main(
     if unknown:
         raise ValueError(f"unknown rows {unknown}; choose from {ROWS}")
     jobs = [
-        (row, mixture, seed, batches, lr, ema_decay)
+        (row, mixture, seed, batches, lr, ema_decay, r3gan_gamma)
         for row in rows
         for mixture in ("ring", "grid")
         for seed in range(seeds)
@@ -159,9 +209,11 @@ def main(
     results: list[dict[str, Any]] = []
     if resume and Path(out).is_file():
         planned = {(row, mixture, seed, batches, lr, ema_decay) for row, mixture, seed, *_ in jobs}
+        gammas = {(row, mixture, seed): gamma for row, mixture, seed, *_, gamma in jobs}
         for run in json.loads(Path(out).read_text())["runs"]:
             key = (run["row"], run["mixture"], run["seed"], run["batches"], run["lr"], run["ema_decay"])
-            if key in planned:
+            same_gamma = run["row"] != "r3gan" or run.get("r3gan_gamma") == gammas[key[:3]]
+            if key in planned and same_gamma:
                 results.append(run)
         done = {(r["row"], r["mixture"], r["seed"]) for r in results}
         jobs = [job for job in jobs if (job[0], job[1], job[2]) not in done]
@@ -174,6 +226,8 @@ def main(
             Path(out).write_text(json.dumps({"partial": True, "runs": results}, indent=2))  # survives a stop
             print(f"{result['row']:<12}{result['mixture']:<6}seed {result['seed']}: {result['modes']:.0f} modes, "
                   f"{100 * result['high_quality']:.1f}% HQ, rKL {result['reverse_kl']:.3f}, "
+                  f"median distance {result['median_distance_std']:.1f} std, "
+                  f"D grad {result.get('d_grad_norm', math.nan):.3g}, "
                   f"{result['cpu_seconds']:.0f} CPU s", flush=True)  # fmt: skip
     protocol = {
         "samples_scored": 2500,
@@ -200,6 +254,9 @@ def main(
                 mean, se = mean_se([scale * r[key] for r in runs])
                 summary[f"{mixture}_{key}"] = {"mean": mean, "se": se}
                 cells.append(f"{mean:.2f}±{se:.2f}" if key != "modes" else f"{mean:.1f}±{se:.1f}")
+            for key in ("median_distance_std", "d_grad_norm"):
+                if all(key in r for r in runs):
+                    summary[f"{mixture}_{key}"] = {"mean": statistics.fmean(r[key] for r in runs)}
         row_runs = [r for r in results if r["row"] == row]
         cpu = statistics.fmean(r["cpu_seconds"] for r in row_runs)
         summary["cpu_seconds_per_run"] = cpu

@@ -22,7 +22,14 @@ from lightning_gans.checkpoints import check_imports, load_variant
 from lightning_gans.core.module import GenerativeModule
 from lightning_gans.errors import TRUST_HELP
 from lightning_gans.images import save_picture
-from lightning_gans.metrics.evaluation import METRICS, SampleQuality, dataset_images, minimum_images, parse_metric_names
+from lightning_gans.metrics.evaluation import (
+    DATA_METRICS,
+    METRICS,
+    SampleQuality,
+    dataset_images,
+    minimum_images,
+    parse_metric_names,
+)
 from lightning_gans.metrics.features import FeatureNetwork, FeatureNetworkUnavailable, build_feature_network
 from lightning_gans.metrics.memorisation import NearestNeighbourMemorisation
 from lightning_gans.sampling import truncated_latents
@@ -156,12 +163,15 @@ def evaluate_command(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="lightning-gans evaluate",
         description="Sample-quality metrics of a checkpoint: prints a table and writes JSON with the protocol.",
-        epilog="metrics: " + "; ".join(f"{k}: {v}" for k, v in METRICS.items()),
+        epilog="metrics: " + "; ".join(f"{k}: {v}" for k, v in {**METRICS, **DATA_METRICS}.items()),
     )
     parser.add_argument("--ckpt", required=True, help="a checkpoint written by `lightning-gans fit`")
     parser.add_argument("--trust_checkpoint", action="store_true", help=TRUST_HELP)
     parser.add_argument(
-        "--metrics", default=None, help="comma-separated (default: all; `labels` only for conditional models)"
+        "--metrics",
+        default=None,
+        help="comma-separated (default: all but the data-specific ones such as stacked_modes; `labels` only for "
+        "conditional models)",
     )
     parser.add_argument("--n_fake", type=int, default=10_000, help="generated images (default 10000)")
     parser.add_argument("--n_real", type=int, default=10_000, help="real images, at most the split (default 10000)")

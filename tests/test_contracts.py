@@ -131,6 +131,7 @@ DATAMODULES: dict[str, Callable[[Path], LightningDataModule]] = {
         num_workers=0,
     ),  # fmt: skip
     "sample_photos": lambda _: registry.datamodules.create("sample_photos", patch_size=16, patches_per_photo=4),
+    "stacked_mnist": lambda _: registry.datamodules.create("stacked_mnist", num_train=64, num_val=16, batch_size=8),
 }
 
 

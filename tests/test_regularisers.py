@@ -13,6 +13,7 @@ from lightning_gans.regularisers import (
     gradient_penalty,
     pack,
     r1_penalty,
+    r2_penalty,
 )
 
 
@@ -106,3 +107,33 @@ def test_pack_concatenates_consecutive_samples() -> None:
     assert pack(torch.randn(7, 2), 2).shape == (3, 4)  # the last incomplete pack is dropped
     with pytest.raises(ValueError, match="groups of 4"):
         pack(torch.randn(3, 2), 4)
+
+
+def test_r2_matches_the_formula_on_generated_samples() -> None:
+    d = Quadratic()
+    fake = torch.randn(5, 3)
+    reference = (2 * d.w.detach() * fake).square().sum(dim=1).mean()
+    assert r2_penalty(d, fake).item() == pytest.approx(reference.item(), rel=1e-5)
+    real = torch.randn(5, 3)
+    both = Regularisation(r1_gamma=0.4, r2_gamma=0.6).penalty(d, real, fake, None)
+    assert both is not None
+    assert both.item() == pytest.approx(0.2 * r1_penalty(d, real).item() + 0.3 * reference.item(), rel=1e-5)
+
+
+def test_lazy_regularisation_applies_the_penalties_every_kth_step_weighted_by_k() -> None:
+    d = Quadratic()
+    real, fake = torch.randn(4, 3), torch.randn(4, 3)
+    every = Regularisation(r1_gamma=1.0, r2_gamma=1.0).penalty(d, real, fake, None)
+    lazy = Regularisation(r1_gamma=1.0, r2_gamma=1.0, lazy_interval=4)
+    assert [lazy.penalty(d, real, fake, None, step) is None for step in range(6)] == [
+        False,
+        True,
+        True,
+        True,
+        False,
+        True,
+    ]
+    weighted = lazy.penalty(d, real, fake, None, 8)
+    assert every is not None and weighted is not None and weighted.item() == pytest.approx(4 * every.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="lazy_interval"):
+        Regularisation(lazy_interval=0)

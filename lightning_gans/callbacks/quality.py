@@ -52,8 +52,8 @@ class SampleQualityCallback(Callback):
     warning says so. On data every metric applies to (Fashion-MNIST with the default recipe) nothing changes.
 
     Args:
-        metrics: names among ``fid, kid, is, prdc, classes, birthday, labels`` (``labels`` for conditional
-            generators; ``knn`` needs a held-out split:
+        metrics: names among ``fid, kid, is, prdc, classes, birthday, labels, stacked_modes`` (``labels`` for
+            conditional generators; ``stacked_modes`` for Stacked MNIST; ``knn`` needs a held-out split:
             run it with ``lightning-gans evaluate``).
         feature_network: registry name or import path of a ``FeatureNetwork``.
         n_real: training images in the reference set (all of them when fewer).

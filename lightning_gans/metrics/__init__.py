@@ -6,16 +6,20 @@ metrics below are written here because no maintained library offers them without
 
 from lightning_gans.metrics.birthday import BirthdayParadox
 from lightning_gans.metrics.classes import ClassCoverage
-from lightning_gans.metrics.evaluation import METRICS, SampleQuality
+from lightning_gans.metrics.digits import DigitClassifier
+from lightning_gans.metrics.evaluation import DATA_METRICS, METRICS, SampleQuality
 from lightning_gans.metrics.features import FashionClassifier, FeatureNetwork, InceptionV3
 from lightning_gans.metrics.memorisation import NearestNeighbourMemorisation
 from lightning_gans.metrics.modes import ModeCoverage
 from lightning_gans.metrics.prdc import PrecisionRecallDensityCoverage
+from lightning_gans.metrics.stacked import StackedMNISTModes
 
 __all__ = [
+    "DATA_METRICS",
     "METRICS",
     "BirthdayParadox",
     "ClassCoverage",
+    "DigitClassifier",
     "FashionClassifier",
     "FeatureNetwork",
     "InceptionV3",
@@ -23,4 +27,5 @@ __all__ = [
     "NearestNeighbourMemorisation",
     "PrecisionRecallDensityCoverage",
     "SampleQuality",
+    "StackedMNISTModes",
 ]

@@ -34,6 +34,7 @@ from lightning_gans.metrics.conditional import ConditionalAccuracy
 from lightning_gans.metrics.features import FeatureNetwork, LogitsOf, build_feature_network
 from lightning_gans.metrics.memorisation import NearestNeighbourMemorisation
 from lightning_gans.metrics.prdc import PrecisionRecallDensityCoverage
+from lightning_gans.metrics.stacked import StackedMNISTModes, stacked_input_problem
 
 # name -> what it reports; `evaluate --metrics` and the validation callback take these names
 METRICS: dict[str, str] = {
@@ -45,6 +46,11 @@ METRICS: dict[str, str] = {
     "knn": "memorisation: nearest training image of each sample against held-out real images",
     "birthday": "birthday-paradox support size (Arora & Zhang 2017)",
     "labels": "conditional generators: share classified as the label asked for, also after matching labels",
+}
+# metrics of one kind of data, taken by name but left out of `evaluate`'s default "all of METRICS"; they run
+# their own classifier, whatever the feature network
+DATA_METRICS: dict[str, str] = {
+    "stacked_modes": "Stacked MNIST: modes of 1000 covered and KL to uniform (digit_classifier per channel)",
 }
 
 
@@ -65,6 +71,7 @@ LOGGED_KEYS: dict[str, tuple[str, ...]] = {
         "birthday_support_real",
     ),
     "labels": ("label_accuracy", "label_accuracy_matched"),
+    "stacked_modes": ("stacked_modes", "stacked_kl"),
 }
 
 # metrics that compare the classes of a labelled data set (the classifier's classes stand for the data's)
@@ -95,9 +102,9 @@ class Protocol:
 def parse_metric_names(names: str | Sequence[str]) -> list[str]:
     """``"fid,kid"`` or ``["fid", "kid"]`` -> checked list; unknown names list what exists."""
     items = [n.strip() for n in (names.split(",") if isinstance(names, str) else names) if n.strip()]
-    unknown = [n for n in items if n not in METRICS]
+    unknown = [n for n in items if n not in METRICS and n not in DATA_METRICS]
     if unknown or not items:
-        raise ValueError(f"unknown metric(s) {unknown or names!r}; choose from {', '.join(METRICS)}")
+        raise ValueError(f"unknown metric(s) {unknown or names!r}; choose from {', '.join([*METRICS, *DATA_METRICS])}")
     return list(dict.fromkeys(items))
 
 
@@ -132,7 +139,11 @@ def inapplicable_metrics(
     problem = network.input_problem(real)
     reasons: dict[str, str] = {}
     for name in names:
-        if problem is not None:
+        if name == "stacked_modes":  # its own digit classifier judges the data, not `network`
+            stacked_problem = stacked_input_problem(real)
+            if stacked_problem is not None:
+                reasons[name] = stacked_problem
+        elif problem is not None:
             reasons[name] = problem
         elif name in ("is", *LABEL_METRICS) and network.num_classes is None:
             reasons[name] = f"it needs a classifier and {network.name} gives features only"
@@ -259,6 +270,8 @@ class SampleQuality:
         self.device = torch.device(device)
         self.kid_subset_size = kid_subset_size
         self.prdc_k = prdc_k
+        if "stacked_modes" in self.names and stacked_input_problem(real) is not None:
+            raise ValueError(f"the real images are not Stacked MNIST: {stacked_input_problem(real)}")
         if "knn" in self.names and memorisation is None:
             raise ValueError("metric 'knn' needs the training and held-out real images (memorisation=...)")
         if {"is", "classes", "labels"} & set(self.names) and net.num_classes is None:
@@ -299,6 +312,8 @@ class SampleQuality:
             return NearestNeighbourMemorisation(net, reset_real_features=False)
         if name == "labels":
             return ConditionalAccuracy(net, self.num_labels)
+        if name == "stacked_modes":
+            return StackedMNISTModes()
         return BirthdayParadox(net, seed=self.seed, reset_real_features=False)
 
     def _feed(self, images: Tensor, real: bool, labels: Tensor | None = None) -> int:
@@ -317,7 +332,7 @@ class SampleQuality:
                         if label_chunks is None:
                             raise ValueError("metric 'labels' needs the labels the images were generated for")
                         metric.update(chunk, label_chunks[i].to(self.device))
-                elif name == "is":
+                elif name in ("is", "stacked_modes"):
                     if not real:
                         metric.update(chunk)
                 elif name == "knn":
@@ -399,7 +414,7 @@ def flatten(name: str, value: Tensor | tuple[Tensor, ...] | dict[str, Tensor]) -
     if isinstance(value, tuple):
         mean, std = value
         return {name: mean.item(), f"{name}_std": std.item()}
-    prefix = "" if name in ("prdc", "classes", "labels") else f"{name}_"
+    prefix = "" if name in ("prdc", "classes", "labels") else "stacked_" if name == "stacked_modes" else f"{name}_"
     return {prefix + key: (v.item() if v.numel() == 1 else v.tolist()) for key, v in value.items()}
 
 
@@ -410,5 +425,6 @@ def scalars(results: dict[str, Any]) -> dict[str, float]:
 
 def minimum_images(metrics: Sequence[str]) -> int:
     """The fewest real and generated images the chosen metrics can work with."""
-    needs = {"fid": 2, "kid": 2, "is": 2, "prdc": 6, "classes": 1, "knn": 1, "birthday": 400, "labels": 1}
+    needs = {"fid": 2, "kid": 2, "is": 2, "prdc": 6, "classes": 1, "knn": 1, "birthday": 400, "labels": 1,
+             "stacked_modes": 1}  # fmt: skip
     return max(needs[m] for m in metrics)

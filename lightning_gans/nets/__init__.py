@@ -3,6 +3,7 @@
 from lightning_gans.nets.dcgan import DCGANDiscriminator, DCGANEncoder, DCGANGenerator, dcgan_init
 from lightning_gans.nets.mlp import MLPDiscriminator, MLPGenerator
 from lightning_gans.nets.patchgan import PatchGANDiscriminator
+from lightning_gans.nets.r3gan import R3GANDiscriminator, R3GANGenerator
 from lightning_gans.nets.resnet import ResNetGenerator
 from lightning_gans.nets.srresnet import SRGANDiscriminator, SRResNet
 from lightning_gans.nets.unet import UNetGenerator
@@ -14,6 +15,8 @@ __all__ = [
     "MLPDiscriminator",
     "MLPGenerator",
     "PatchGANDiscriminator",
+    "R3GANDiscriminator",
+    "R3GANGenerator",
     "ResNetGenerator",
     "SRGANDiscriminator",
     "SRResNet",

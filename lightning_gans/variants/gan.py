@@ -12,8 +12,9 @@ Each batch from the data module is one discriminator step with fresh data and fr
 inner loop above; every ``n_critic``-th batch is also a generator step. When both happen in one batch the
 fake batch is generated once: detached for D, reused with its graph for G.
 
-Any registered loss plugs in, and so does any ``Regularisation`` (gradient penalty, R1, weight clipping,
-spectral norm, instance noise) and PacGAN packing (``pack`` samples per D input). The later variants of
+Any registered loss plugs in, and so does any ``Regularisation`` (gradient penalty, R1, R2, weight clipping,
+spectral norm, instance noise, DiffAugment with ADA's adaptive probability) and PacGAN packing (``pack``
+samples per D input). The later variants of
 the family (WGAN, WGAN-GP, LSGAN, SNGAN, PacGAN, unrolled) are this algorithm with their papers' choices.
 """
 
@@ -77,11 +78,15 @@ class GAN(GANModule):
         self.n_critic = n_critic
         self.regularisation = regularisation if regularisation is not None else Regularisation()
         self.pack = pack
+        self.augment = self.regularisation.augmentation()
         if self.regularisation.spectral_norm:
             apply_spectral_norm(self.discriminator)
 
     def discriminator_input(self, samples: Tensor, training: bool = True) -> Tensor:
-        """What D sees: samples plus (annealed) instance noise while training, packed in groups of ``pack``."""
+        """What D sees: while training, augmented samples plus (annealed) instance noise; packed in groups of
+        ``pack``. The augmentation is differentiable, so G's gradient flows through it."""
+        if training and self.augment is not None:
+            samples = self.augment(samples, self.noise_generator)
         std = self.regularisation.noise_std(self.generator_steps) if training else 0.0
         if std > 0:
             noise = torch.randn(samples.shape, device=samples.device, generator=self.noise_generator)
@@ -91,6 +96,11 @@ class GAN(GANModule):
     def check_batch(self, batch: Any) -> None:
         """Besides the generator's sample shape: D must give one score per (packed) input of the data."""
         super().check_batch(batch)
+        if self.augment is not None and real_samples(batch).dim() != 4:
+            raise ValueError(
+                f"regularisation.augment transforms images (N, C, H, W), but the data's samples have shape "
+                f"{tuple(real_samples(batch).shape[1:])}; leave augment empty for this data"
+            )
         real_in = self.discriminator_input(real_samples(batch)[: 2 * self.pack], training=False)
         with evaluating(self.discriminator) as discriminator:
             check_scores(call_checked(discriminator, real_in, "discriminator"), real_in, self.discriminator)
@@ -115,7 +125,9 @@ class GAN(GANModule):
             real_in, fake_in = self.discriminator_input(real), self.discriminator_input(fake.detach())
             real_logits, fake_logits = self.discriminator(real_in), self.discriminator(fake_in)
             d_loss = self.loss.d_loss(real_logits, fake_logits)
-            penalty = self.regularisation.penalty(self.discriminator, real_in, fake_in, self.noise_generator)
+            penalty = self.regularisation.penalty(
+                self.discriminator, real_in, fake_in, self.noise_generator, self.discriminator_steps
+            )
             self.update_discriminator(d_opt, d_loss if penalty is None else d_loss + penalty)
             if self.regularisation.weight_clip is not None:
                 clip_weights_(self.discriminator, self.regularisation.weight_clip)
@@ -125,6 +137,10 @@ class GAN(GANModule):
         }
         if penalty is not None:
             metrics["train/d_penalty"] = penalty
+        if self.augment is not None:
+            # ADA's overfitting signal: how many reals D calls real (relative to the fakes for a relativistic loss)
+            self.augment.observe(real_logits - fake_logits.mean() if self.loss.relativistic else real_logits)
+            metrics["train/augment_p"] = self.augment.p
         if not generator_turn:
             self.log_train(metrics)
             return
