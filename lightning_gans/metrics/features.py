@@ -111,26 +111,22 @@ def _conv(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
 
 
-class FashionClassifier(FeatureNetwork):
-    """A small CNN classifier of Fashion-MNIST (Xiao et al. 2017) used as the offline feature network.
-
-    conv16-conv16-pool-conv32-conv32-pool-conv128-global-average-pool (the 128-d features) -> linear 10.
-    The shipped weights were trained on the 60k train split only; ``benchmarks/train_feature_net.py``
-    retrains them and records the test accuracy in ``benchmarks/results/fashion_classifier.json``.
+class SmallGreyClassifier(FeatureNetwork):
+    """conv16-conv16-pool-conv32-conv32-pool-conv128-global-average-pool (the 128-d features) -> linear 10: the
+    small CNN behind the shipped offline classifiers, with weights ``weights_file`` trained by ``trainer``.
 
     It takes grey images (N, 1, H, W) in [-1, 1]. Those of another size than 28x28 are resized to 28x28
     (bilinear, antialiased: the inverse of what the ``fashion_mnist``/``idx`` data modules do for an
-    ``image_size`` of 32 or 64), so Fashion-MNIST at a DCGAN size keeps its metrics. Colour images are
-    refused rather than converted to grey: a classifier of grey 28x28 clothes cannot judge colour photos.
-
-    Args:
-        pretrained: load the shipped weights (``False`` gives a randomly initialised net, for training).
+    ``image_size`` of 32 or 64). Colour images are refused rather than converted to grey (``refusal`` says
+    what to use instead).
     """
 
-    name = "fashion_classifier"
     num_features = 128
     num_classes = 10
     input_shape = (1, 28, 28)
+    weights_file: str
+    trainer: str
+    refusal: str
 
     def __init__(self, pretrained: bool = True) -> None:
         super().__init__()
@@ -139,15 +135,14 @@ class FashionClassifier(FeatureNetwork):
         )
         self.head = nn.Linear(128, 10)
         if pretrained:
-            self.load_state_dict(load_shipped_weights(FASHION_CLASSIFIER_WEIGHTS))
+            self.load_state_dict(load_shipped_weights(self.weights_file, self.trainer))
         self.eval()
 
     def check_input(self, images: Tensor) -> None:
         if images.dim() != 4 or images.shape[1] != 1 or not images.is_floating_point():
             raise ValueError(
                 f"{self.name} takes float images (N, 1, 28, 28) in [-1, 1] (grey images of other sizes are "
-                f"resized to 28x28), got {tuple(images.shape)} {images.dtype}. It is a classifier of grey "
-                "Fashion-MNIST clothes: for colour images use feature_network: inception."
+                f"resized to 28x28), got {tuple(images.shape)} {images.dtype}. {self.refusal}"
             )
 
     def resized(self, images: Tensor) -> Tensor:
@@ -172,12 +167,31 @@ class FashionClassifier(FeatureNetwork):
         return features, self.head(features)
 
 
-def load_shipped_weights(name: str) -> dict[str, Tensor]:
+class FashionClassifier(SmallGreyClassifier):
+    """A small CNN classifier of Fashion-MNIST (Xiao et al. 2017) used as the offline feature network.
+
+    The shipped weights were trained on the 60k train split only; ``benchmarks/train_feature_net.py``
+    retrains them and records the test accuracy in ``benchmarks/results/fashion_classifier.json``. Resizing
+    other grey sizes to 28x28 lets Fashion-MNIST at a DCGAN size keep its metrics; a classifier of grey 28x28
+    clothes cannot judge colour photos, so those are refused.
+
+    Args:
+        pretrained: load the shipped weights (``False`` gives a randomly initialised net, for training).
+    """
+
+    name = "fashion_classifier"
+    weights_file = FASHION_CLASSIFIER_WEIGHTS
+    trainer = "benchmarks/train_feature_net.py"
+    refusal = "It is a classifier of grey Fashion-MNIST clothes: for colour images use feature_network: inception."
+
+
+def load_shipped_weights(name: str, trainer: str = "benchmarks/train_feature_net.py") -> dict[str, Tensor]:
+    """Shipped weights, read with ``weights_only=True`` (tensors only, no pickled code)."""
     path = resources.files(WEIGHTS_PACKAGE) / name
     if not path.is_file():
         raise FeatureNetworkUnavailable(
             f"the shipped weights {WEIGHTS_PACKAGE}/{name} are missing from this installation; reinstall "
-            "lightning-gans or retrain them with benchmarks/train_feature_net.py"
+            f"lightning-gans or retrain them with {trainer}"
         )
     with resources.as_file(path) as file:
         state: dict[str, Tensor] = torch.load(file, map_location="cpu", weights_only=True)
