@@ -13,7 +13,8 @@ Protocol (VEEGAN / PacGAN):
   time (training and evaluation);
 * r3gan is R3GAN's objective (relativistic pairing loss + R1 + R2, gamma ``--r3gan_gamma``, Adam betas
   (0, 0.99)) on the shared MLP nets; hinge_sn_x10 is hinge_sn whose D first multiplies its input by 10 (no
-  parameters: the Lipschitz bound spectral norm gives D becomes 10 instead of 1);
+  parameters: the Lipschitz bound spectral norm gives D becomes 10 instead of 1); hinge (no spectral norm)
+  and gan_sn (non-saturating loss with spectral norm) tell the loss's part from spectral norm's;
 * diagnostics per run: the median norm of D's input gradient at 2500 real points (what bounds how sharply
   D can tell a sample 3 std off a mode from one on it) and the median distance of a sample to its nearest
   mode, in units of the mixture's std (high quality is <= 3).
@@ -104,6 +105,8 @@ def build_row(row: str, lr: float, ema_decay: float | None, r3gan_gamma: float) 
         "lsgan": {"loss": LeastSquaresLoss()},
         "hinge_sn": {"loss": HingeLoss(), "regularisation": Regularisation(spectral_norm=True)},
         "hinge_sn_x10": {"loss": HingeLoss(), "regularisation": Regularisation(spectral_norm=True)},
+        "hinge": {"loss": HingeLoss()},
+        "gan_sn": {"loss": NonSaturatingLoss(), "regularisation": Regularisation(spectral_norm=True)},
         "r3gan": {"loss": RelativisticPairingLoss(),
                   "regularisation": Regularisation(r1_gamma=r3gan_gamma, r2_gamma=r3gan_gamma),
                   "g_optimizer": adam(lr, (0.0, 0.99)), "d_optimizer": adam(lr, (0.0, 0.99))},
@@ -116,20 +119,29 @@ def build_row(row: str, lr: float, ema_decay: float | None, r3gan_gamma: float) 
     return GAN(generator, discriminator, **options)
 
 
-ROWS = ["gan_minimax", "gan", "wgan", "wgan_gp", "lsgan", "hinge_sn", "hinge_sn_x10", "pacgan4", "unrolled5", "r3gan"]
+ROWS = ["gan_minimax", "gan", "wgan", "wgan_gp", "lsgan", "hinge_sn", "hinge_sn_x10", "hinge", "gan_sn", "pacgan4",
+        "unrolled5", "r3gan"]  # fmt: skip
 
 
 def diagnostics(
     model: Any, real: torch.Tensor, samples: torch.Tensor, means: torch.Tensor, std: float
 ) -> dict[str, float]:
-    """D's median input-gradient norm on real points; the median sample-to-nearest-mode distance in stds."""
+    """The median sample-to-nearest-mode distance in stds; D's median input-gradient norm on real points; and
+    how linear D is: the share of the variance of D's scores on real and generated points that the best affine
+    function of the point explains (R^2; 1 means D can only tell distributions apart by their means)."""
     distance = torch.cdist(samples, means).min(dim=1).values.median().item() / std
     if model.pack != 1:
         return {"median_distance_std": distance}
     x = real.clone().requires_grad_(True)
     model.discriminator.eval()
     (grad,) = torch.autograd.grad(model.discriminator(x).sum(), x)
-    return {"median_distance_std": distance, "d_grad_norm": grad.norm(dim=1).median().item()}
+    points = torch.cat([real, samples])
+    with torch.no_grad():
+        scores = model.discriminator(points).flatten().double()
+    design = torch.cat([points.double(), torch.ones(len(points), 1, dtype=torch.double)], dim=1)
+    fitted = design @ torch.linalg.lstsq(design, scores.unsqueeze(1)).solution
+    r2 = 1 - (scores - fitted.flatten()).var() / scores.var()
+    return {"median_distance_std": distance, "d_grad_norm": grad.norm(dim=1).median().item(), "d_linear_r2": r2.item()}
 
 
 def one_run(job: tuple[str, str, int, int, float, float | None, float]) -> dict[str, Any]:
@@ -187,11 +199,13 @@ def main(
     lr: float = 1e-3,
     ema_decay: float | None = None,
     r3gan_gamma: float = 0.1,
+    mixtures: list[str] | None = None,
     workers: int = 2,
     out: str = "benchmarks/results/toy_modes.json",
     resume: bool = False,
 ) -> None:
-    """Train every row on both mixtures for ``seeds`` seeds; print the table and write JSON to ``out``.
+    """Train every row on both mixtures (or ``mixtures``) for ``seeds`` seeds; print the table and write JSON to
+    ``out``.
 
     With ``resume``, runs already in ``out`` (a finished or a stopped benchmark) with the same settings are
     kept and not trained again.
@@ -203,7 +217,7 @@ def main(
     jobs = [
         (row, mixture, seed, batches, lr, ema_decay, r3gan_gamma)
         for row in rows
-        for mixture in ("ring", "grid")
+        for mixture in mixtures or ("ring", "grid")
         for seed in range(seeds)
     ]
     results: list[dict[str, Any]] = []
@@ -228,6 +242,7 @@ def main(
                   f"{100 * result['high_quality']:.1f}% HQ, rKL {result['reverse_kl']:.3f}, "
                   f"median distance {result['median_distance_std']:.1f} std, "
                   f"D grad {result.get('d_grad_norm', math.nan):.3g}, "
+                  f"D linear R2 {result.get('d_linear_r2', math.nan):.3f}, "
                   f"{result['cpu_seconds']:.0f} CPU s", flush=True)  # fmt: skip
     protocol = {
         "samples_scored": 2500,
@@ -250,11 +265,14 @@ def main(
         cells, summary = [], {"row": row}
         for mixture in ("ring", "grid"):
             runs = [r for r in results if r["row"] == row and r["mixture"] == mixture]
+            if not runs:
+                cells += ["-"] * 3
+                continue
             for key, scale in (("modes", 1), ("high_quality", 100), ("reverse_kl", 1)):
                 mean, se = mean_se([scale * r[key] for r in runs])
                 summary[f"{mixture}_{key}"] = {"mean": mean, "se": se}
                 cells.append(f"{mean:.2f}±{se:.2f}" if key != "modes" else f"{mean:.1f}±{se:.1f}")
-            for key in ("median_distance_std", "d_grad_norm"):
+            for key in ("median_distance_std", "d_grad_norm", "d_linear_r2"):
                 if all(key in r for r in runs):
                     summary[f"{mixture}_{key}"] = {"mean": statistics.fmean(r[key] for r in runs)}
         row_runs = [r for r in results if r["row"] == row]
