@@ -32,13 +32,12 @@ import math
 import multiprocessing as mp
 import os
 import platform
-import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
+from cpu_budget import fit_recipe, quiet
 
 REPO = Path(__file__).resolve().parents[1]
 DIFFAUGMENT = ["--model.init_args.regularisation.augment", "[color, translation, cutout]"]
@@ -65,15 +64,6 @@ ROWS = ["real_floor", "plain_dcgan", *RECIPES]
 Split = Literal["full", "shipped"]
 METRICS = ["fid", "kid", "prdc", "classes"]
 N_EVAL = 10_000
-
-
-def quiet() -> None:
-    torch.set_num_threads(1)
-    os.environ["WANDB_MODE"] = "disabled"
-    warnings.filterwarnings("ignore")
-    import logging
-
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
 
 
 def real_images(root: str, split: Split, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -166,54 +156,17 @@ def plain_dcgan(root: str, split: Split, budget: float, seed: int) -> dict[str, 
 
 
 def recipe_row(row: str, root: str, split: Split, budget: float, seed: int) -> dict[str, Any]:
-    from lightning_gans.lightning_cli import run_lightning_cli
-
     recipe, options = RECIPES[row]
-    with tempfile.TemporaryDirectory() as run_dir:
-        cli = run_lightning_cli(
-            [
-                "fit",
-                "--config",
-                str(REPO / "recipes" / f"{recipe}_fashion_mnist.yaml"),
-                *options,
-                "--seed_everything",
-                str(seed),
-                *(["--data.init_args.root", root] if split == "full" else []),
-                "--data.init_args.seed",
-                str(seed),
-                "--trainer.accelerator",
-                "cpu",  # the budget is CPU time: the recipe must not run on a GPU the plain loop does not use
-                "--trainer.devices",
-                "1",
-                "--trainer.logger",
-                "false",
-                "--trainer.callbacks",
-                json.dumps([{"class_path": "lightning_gans.callbacks.CPUBudget", "init_args": {"seconds": budget}}]),
-                "--trainer.enable_checkpointing",
-                "false",
-                "--trainer.enable_progress_bar",
-                "false",
-                "--trainer.enable_model_summary",
-                "false",
-                "--trainer.limit_val_batches",
-                "0",
-                "--trainer.num_sanity_val_steps",
-                "0",
-                "--trainer.max_epochs",
-                "10000",
-                "--trainer.default_root_dir",
-                run_dir,
-            ]
-        )
+    root_args = ["--data.init_args.root", root] if split == "full" else []
+    model, trainer = fit_recipe(REPO / "recipes" / f"{recipe}_fashion_mnist.yaml", options + root_args, seed, budget)
     train_cpu = time.process_time()
-    model = cli.model
     take = latent_batches(model.latent_dim, seed)  # type: ignore[attr-defined]
     metrics = score(lambda n: model.generate(take(n)), root, split, seed)  # type: ignore[attr-defined]
     return {
         "metrics": metrics,
         "train_cpu_s": round(train_cpu, 1),
         "generator_steps": model.generator_steps,  # type: ignore[attr-defined]
-        "epochs": cli.trainer.current_epoch + 1,
+        "epochs": trainer.current_epoch + 1,
     }
 
 

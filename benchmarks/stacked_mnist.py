@@ -25,13 +25,12 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
+from cpu_budget import fit_recipe, quiet
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = {"dcgan": "dcgan_stacked_mnist", "pacgan4": "pacgan_stacked_mnist", "r3gan": "r3gan_stacked_mnist"}
@@ -46,15 +45,6 @@ PUBLISHED = [
     ("R3GAN ablation RpGAN + R1 + R2 (Huang et al. 2024)", 1000.0, 0.078),
 ]
 TARGET = {"row": "r3gan", "modes": 1000, "max_kl": 0.05}
-
-
-def quiet() -> None:
-    torch.set_num_threads(1)
-    os.environ["WANDB_MODE"] = "disabled"
-    warnings.filterwarnings("ignore")
-    import logging
-
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
 
 
 def count_modes(generate: Any, n_samples: int) -> dict[str, Any]:
@@ -80,53 +70,16 @@ def real_row(root: str | None, seed: int, n_samples: int) -> dict[str, Any]:
 
 
 def recipe_row(row: str, root: str | None, budget: float, seed: int, n_samples: int) -> dict[str, Any]:
-    from lightning_gans.lightning_cli import run_lightning_cli
-
     root_args = ["--data.init_args.root", root] if root is not None else []
-    with tempfile.TemporaryDirectory() as run_dir:
-        cli = run_lightning_cli(
-            [
-                "fit",
-                "--config",
-                str(REPO / "recipes" / f"{RECIPES[row]}.yaml"),
-                "--seed_everything",
-                str(seed),
-                "--data.init_args.seed",
-                str(seed),
-                *root_args,
-                "--trainer.accelerator",
-                "cpu",  # the budget is CPU time
-                "--trainer.devices",
-                "1",
-                "--trainer.logger",
-                "false",
-                "--trainer.callbacks",
-                json.dumps([{"class_path": "lightning_gans.callbacks.CPUBudget", "init_args": {"seconds": budget}}]),
-                "--trainer.enable_checkpointing",
-                "false",
-                "--trainer.enable_progress_bar",
-                "false",
-                "--trainer.enable_model_summary",
-                "false",
-                "--trainer.limit_val_batches",
-                "0",
-                "--trainer.num_sanity_val_steps",
-                "0",
-                "--trainer.max_epochs",
-                "10000",
-                "--trainer.default_root_dir",
-                run_dir,
-            ]
-        )
+    model, trainer = fit_recipe(REPO / "recipes" / f"{RECIPES[row]}.yaml", root_args, seed, budget)
     train_cpu = time.process_time()
-    model = cli.model
     latents = torch.randn(n_samples, model.latent_dim, generator=torch.Generator().manual_seed(seed))  # type: ignore[attr-defined]
     metrics = count_modes(lambda a, b: model.generate(latents[a:b]), n_samples)  # type: ignore[attr-defined]
     return {
         "metrics": metrics,
         "train_cpu_s": round(train_cpu, 1),
         "generator_steps": model.generator_steps,  # type: ignore[attr-defined]
-        "epochs": cli.trainer.current_epoch + 1,
+        "epochs": trainer.current_epoch + 1,
     }
 
 

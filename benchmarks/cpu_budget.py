@@ -1,0 +1,46 @@
+"""What the equal-CPU benchmarks (``fashion_quality.py``, ``stacked_mnist.py``) share: one thread and quiet
+logs per process, and a recipe trained by ``lightning-gans fit`` until its process has used a CPU budget."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def quiet() -> None:
+    """One thread, no W&B, no warnings or Lightning info lines: the process only trains and prints results."""
+    torch.set_num_threads(1)
+    os.environ["WANDB_MODE"] = "disabled"
+    warnings.filterwarnings("ignore")
+    import logging
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+
+
+def fit_recipe(config: Path, options: list[str], seed: int, cpu_seconds: float) -> tuple[Any, Any]:
+    """``(model, trainer)`` after fitting the recipe ``config`` (plus command-line ``options``) on the CPU until
+    this process has used ``cpu_seconds`` of CPU time, counted from process start (``CPUBudget``).
+
+    The recipe runs as written except: seed ``seed`` for the run and its data, the CPU (the budget is CPU
+    time), no validation, checkpoints, logger, progress bar or model summary, and a run folder that is deleted.
+    """
+    from lightning_gans.lightning_cli import run_lightning_cli
+
+    budget = [{"class_path": "lightning_gans.callbacks.CPUBudget", "init_args": {"seconds": cpu_seconds}}]
+    with tempfile.TemporaryDirectory() as run_dir:
+        cli = run_lightning_cli(
+            ["fit", "--config", str(config), *options]
+            + ["--seed_everything", str(seed), "--data.init_args.seed", str(seed)]
+            + ["--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.logger", "false"]
+            + ["--trainer.callbacks", json.dumps(budget), "--trainer.enable_checkpointing", "false"]
+            + ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+            + ["--trainer.limit_val_batches", "0", "--trainer.num_sanity_val_steps", "0"]
+            + ["--trainer.max_epochs", "10000", "--trainer.default_root_dir", run_dir]
+        )
+    return cli.model, cli.trainer
