@@ -4,9 +4,11 @@ logs per process, and a recipe trained by ``lightning-gans fit`` until its proce
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +46,23 @@ def fit_recipe(config: Path, options: list[str], seed: int, cpu_seconds: float) 
             + ["--trainer.max_epochs", "10000", "--trainer.default_root_dir", run_dir]
         )
     return cli.model, cli.trainer
+
+
+def run_rows(
+    run_row: Callable[[Any], dict[str, Any]],
+    jobs: list[Any],
+    processes: int,
+    path: Path,
+    protocol: dict[str, Any],
+    order: Callable[[dict[str, Any]], Any],
+) -> list[dict[str, Any]]:
+    """Each job in a fresh spawned process (``processes`` at a time); the results so far, sorted by ``order``,
+    are written to ``path`` with the protocol after every row, so a stopped benchmark keeps what it measured."""
+    results: list[dict[str, Any]] = []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with mp.get_context("spawn").Pool(processes, maxtasksperchild=1) as pool:
+        for result in pool.imap_unordered(run_row, jobs):
+            results.append(result)
+            results.sort(key=order)
+            path.write_text(json.dumps({"protocol": protocol, "results": results}, indent=2) + "\n")
+    return results

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing as mp
 import os
 import platform
 import time
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from cpu_budget import fit_recipe, quiet
+from cpu_budget import fit_recipe, quiet, run_rows
 
 REPO = Path(__file__).resolve().parents[1]
 DIFFAUGMENT = ["--model.init_args.regularisation.augment", "[color, translation, cutout]"]
@@ -243,14 +242,8 @@ def main(
         "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {processes} processes",
         "torch": torch.__version__,
     }
-    results: list[dict[str, Any]] = []
     path = Path(out or f"benchmarks/results/fashion_quality{'' if split == 'full' else '_shipped'}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with mp.get_context("spawn").Pool(processes, maxtasksperchild=1) as pool:
-        for result in pool.imap_unordered(run_row, jobs):
-            results.append(result)
-            results.sort(key=lambda r: (r["seed"], ROWS.index(r["row"])))
-            path.write_text(json.dumps({"protocol": protocol, "results": results}, indent=2) + "\n")  # so far
+    results = run_rows(run_row, jobs, processes, path, protocol, lambda r: (r["seed"], ROWS.index(r["row"])))
     print("\n" + table(results))
     for seed in range(first_seed, first_seed + seeds):
         fid = {r["row"]: r["metrics"]["fid"] for r in results if r["seed"] == seed}

@@ -22,7 +22,6 @@ Protocol:
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
 import platform
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from cpu_budget import fit_recipe, quiet
+from cpu_budget import fit_recipe, quiet, run_rows
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = {"dcgan": "dcgan_stacked_mnist", "pacgan4": "pacgan_stacked_mnist", "r3gan": "r3gan_stacked_mnist"}
@@ -161,14 +160,8 @@ def main(
         "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {processes} processes",
         "torch": torch.__version__,
     }
-    results: list[dict[str, Any]] = []
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with mp.get_context("spawn").Pool(processes, maxtasksperchild=1) as pool:
-        for result in pool.imap_unordered(run_row, jobs):
-            results.append(result)
-            results.sort(key=lambda r: (r["seed"], ROWS.index(r["row"])))
-            path.write_text(json.dumps({"protocol": protocol, "results": results}, indent=2) + "\n")  # so far
+    results = run_rows(run_row, jobs, processes, path, protocol, lambda r: (r["seed"], ROWS.index(r["row"])))
     print("\n" + table(results))
     floor = uniform_kl_floor(n_samples)
     print(f"KL of a perfect generator from sampling noise alone at {n_samples} samples: ~{floor:.4f}")
