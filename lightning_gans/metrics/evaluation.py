@@ -407,6 +407,10 @@ def concatenate_list_states(metric: Metric) -> None:
             setattr(metric, name, [dim_zero_cat(value)])
 
 
+# the prefix of a dict-valued metric's keys where it is not "<name>_"
+KEY_PREFIXES = {"prdc": "", "classes": "", "labels": "", "stacked_modes": "stacked_"}
+
+
 def flatten(name: str, value: Tensor | tuple[Tensor, ...] | dict[str, Tensor]) -> dict[str, Any]:
     """Metric outputs -> ``{key: float or list}``; torchmetrics' (mean, std) pairs -> ``name``, ``name_std``."""
     if isinstance(value, Tensor):
@@ -414,7 +418,7 @@ def flatten(name: str, value: Tensor | tuple[Tensor, ...] | dict[str, Tensor]) -
     if isinstance(value, tuple):
         mean, std = value
         return {name: mean.item(), f"{name}_std": std.item()}
-    prefix = "" if name in ("prdc", "classes", "labels") else "stacked_" if name == "stacked_modes" else f"{name}_"
+    prefix = KEY_PREFIXES.get(name, f"{name}_")
     return {prefix + key: (v.item() if v.numel() == 1 else v.tolist()) for key, v in value.items()}
 
 
