@@ -24,7 +24,12 @@ PSNR (dB) and SSIM (11x11 Gaussian window, sigma 1.5) are per image and averaged
 not the luminance channel the SRGAN paper scores, and without its border crop), by torchmetrics.
 
 * ``pix2pix`` rows: L1, PSNR, SSIM of the output against the original image (bar: the GAN row beats the
-  L1-only row, same U-Net, same steps, on both L1 and SSIM);
+  L1-only row, same U-Net, same steps, on both L1 and SSIM); and realism, what pix2pix claims: the outputs
+  for every validation input (eval mode) scored in the shipped classifier's features against 10k images
+  of the training split (all when fewer): ``output_fid``, ``output_precision``/``output_recall`` (PRDC,
+  k = 5), and ``output_label_accuracy``, the share of outputs the classifier puts in the class of the
+  original image. ``real_val_*`` scores the original validation images the same way: what a perfect
+  translation would get (bar: the GAN row's FID below the L1-only row's, its label accuracy not below);
 * ``cyclegan`` rows: the cycle reconstruction error |F(G(a)) - a| and |G(F(b)) - b|, and the share of
   translated validation images that the shipped Fashion-MNIST classifier puts in the target class (bar:
   >= 0.90); ``real_accuracy_a``/``_b`` is the same classifier on the untranslated images of each class (its
@@ -37,18 +42,23 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch import Callback, Trainer
 from run_folders import report, runs_of
+from torch import Tensor
 
 from lightning_gans.callbacks import TranslatedClassAccuracy
 from lightning_gans.checkpoints import load_translation
 from lightning_gans.core.module import real_samples
-from lightning_gans.data.pairs import UnpairedClassesDataModule
+from lightning_gans.core.translation import TranslationModule
+from lightning_gans.data.base import labels_of
+from lightning_gans.data.pairs import EdgesToImageDataModule, UnpairedClassesDataModule
 from lightning_gans.evaluate import datamodule_from
+from lightning_gans.metrics.evaluation import SampleQuality, dataset_images
 from lightning_gans.metrics.features import build_feature_network
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,6 +81,35 @@ def judge_untranslated(data: UnpairedClassesDataModule) -> dict[str, float]:
     }
 
 
+def realism(model: TranslationModule, data: EdgesToImageDataModule) -> dict[str, float]:
+    """FID, precision/recall and label accuracy of the translations of every validation input, beside the
+    same scores of the original validation images (the ceiling)."""
+    data.setup("validate")
+    originals, translated, train = data.data.val_set, data.val_set, data.data.train_set
+    assert originals is not None and translated is not None and train is not None  # set up above
+    labels = labels_of(originals)
+    if labels is None:
+        raise TypeError(f"{type(data.data).__name__} has no labels to judge the translations by")
+    inputs = torch.stack([translated[i][0] for i in range(len(labels))])
+    targets = torch.stack([real_samples(originals[i]) for i in range(len(labels))])
+    reference = dataset_images(train, 10_000, seed=0)
+    quality = SampleQuality(["fid", "prdc", "labels"], "fashion_classifier", reference, num_labels=10)
+    model.eval()
+    with torch.no_grad():
+        outputs = torch.cat([model.translate(chunk) for chunk in inputs.split(500)])
+    scores: dict[str, float] = {}
+    for kind, images in (("output", outputs), ("real_val", targets)):
+        batches = iter(zip(images.split(quality.batch_size), labels.split(quality.batch_size)))
+
+        def next_batch(n: int, batches: Iterator[tuple[Tensor, Tensor]] = batches) -> tuple[Tensor, Tensor]:
+            return next(batches)  # evaluate asks for batch_size images at a time: one chunk
+
+        results = quality.evaluate(next_batch, len(images))
+        scores.update({f"{kind}_{k}": round(float(results[k]), 4) for k in ("fid", "precision", "recall")})
+        scores[f"{kind}_label_accuracy"] = round(float(results["label_accuracy"]), 4)
+    return scores
+
+
 def measure(run: Path) -> dict[str, Any]:
     model = load_translation(run / "checkpoints/last.ckpt")
     data = datamodule_from(run / "config.yaml", None, None)
@@ -81,6 +120,8 @@ def measure(run: Path) -> dict[str, Any]:
     row = {k.removeprefix("val/"): round(float(v), 4) for k, v in metrics.items()}
     if unpaired_classes:
         row.update({k: round(v, 4) for k, v in judge_untranslated(data).items()})  # type: ignore[arg-type]
+    if isinstance(data, EdgesToImageDataModule):
+        row.update(realism(model, data))
     extra = {"adversarial_weight": getattr(model, "adversarial_weight", None)}
     if hasattr(model, "content_loss_name"):
         extra["content_loss"] = model.content_loss_name
@@ -97,6 +138,13 @@ def bars(rows: dict[str, Any]) -> list[str]:
             lines.append(
                 f"{name} vs L1 alone: L1 {gan['l1']:.4f} vs {l1['l1']:.4f}, SSIM {gan['ssim']:.4f} vs "
                 f"{l1['ssim']:.4f}, PSNR {gan['psnr']:.2f} vs {l1['psnr']:.2f} dB -> {'met' if met else 'MISSED'}"
+            )
+            real = gan["output_fid"] < l1["output_fid"] and gan["output_label_accuracy"] >= l1["output_label_accuracy"]
+            lines.append(
+                f"{name} vs L1 alone, realism: FID {gan['output_fid']:.3f} vs {l1['output_fid']:.3f} (real "
+                f"{gan['real_val_fid']:.3f}), label accuracy {gan['output_label_accuracy']:.3f} vs "
+                f"{l1['output_label_accuracy']:.3f} (real {gan['real_val_label_accuracy']:.3f}) -> "
+                f"{'met' if real else 'MISSED'}"
             )
     for name, row in rows.items():
         if "translated_accuracy" in row:

@@ -431,7 +431,9 @@ def resolve_config(
     position (``model``, ``model.generator``), for options given later on the command line."""
     if isinstance(value, str):
         resolved = resolve_name(value, kind, where, annotation)
-        if classes is not None and "." in resolved:  # a name, or an import path given as such
+        # a name, or an import path given as such (not a number such as 0.1 or a file name at a position
+        # whose type is unknown, e.g. a field of a dataclass argument)
+        if classes is not None and all(piece.isidentifier() for piece in resolved.split(".")) and "." in resolved:
             classes[where] = class_at(resolved, where)
         return resolved
     if isinstance(value, dict) and isinstance(value.get("class_path"), str):

@@ -19,6 +19,7 @@ own parameter gradients then flow through ``manual_backward``, which the grad sc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -32,8 +33,11 @@ def _float32_island(x: Tensor) -> torch.autocast:
     return torch.autocast(device_type=x.device.type, enabled=False)
 
 
+Critic = Callable[[Tensor], Tensor]  # D, or one head of it: what the gradient penalties differentiate
+
+
 def gradient_penalty(
-    discriminator: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None
+    discriminator: Critic, real: Tensor, fake: Tensor, generator: torch.Generator | None = None
 ) -> Tensor:
     """E[(||grad D(x_hat)||_2 - 1)^2], where x_hat is drawn uniformly on lines between real and fake samples."""
     shape = (real.shape[0],) + (1,) * (real.dim() - 1)
@@ -44,7 +48,7 @@ def gradient_penalty(
         return (grad.flatten(1).norm(2, dim=1) - 1.0).square().mean()
 
 
-def squared_gradient_norm(discriminator: nn.Module, samples: Tensor) -> Tensor:
+def squared_gradient_norm(discriminator: Critic, samples: Tensor) -> Tensor:
     """E[||grad_x D(x)||^2] over ``samples``; differentiable in D's parameters."""
     with _float32_island(samples):
         x = samples.detach().float().requires_grad_(True)
@@ -52,12 +56,12 @@ def squared_gradient_norm(discriminator: nn.Module, samples: Tensor) -> Tensor:
         return grad.flatten(1).square().sum(dim=1).mean()
 
 
-def r1_penalty(discriminator: nn.Module, real: Tensor) -> Tensor:
+def r1_penalty(discriminator: Critic, real: Tensor) -> Tensor:
     """R1: E[||grad D(x)||^2] on real data. The caller weights it by gamma / 2."""
     return squared_gradient_norm(discriminator, real)
 
 
-def r2_penalty(discriminator: nn.Module, fake: Tensor) -> Tensor:
+def r2_penalty(discriminator: Critic, fake: Tensor) -> Tensor:
     """R2: E[||grad D(x)||^2] on generated data. The caller weights it by gamma / 2."""
     return squared_gradient_norm(discriminator, fake)
 
@@ -145,7 +149,7 @@ class Regularisation:
 
     def penalty(
         self,
-        discriminator: nn.Module,
+        discriminator: Critic,
         real: Tensor,
         fake: Tensor,
         generator: torch.Generator | None,

@@ -172,6 +172,45 @@ def test_acgan_discriminator_heads_are_source_then_classes() -> None:
         registry.variants.create("acgan", discriminator=Fixed(torch.randn(6))).source_and_class(torch.zeros(6, 1))
 
 
+def test_acgan_regularisation_augments_every_d_input_and_penalises_the_source_head() -> None:
+    from lightning_gans.regularisers import Regularisation
+
+    model = registry.variants.create(
+        "acgan", regularisation=Regularisation(r1_gamma=1.0, augment=["translation", "cutout"], ada_target=0.6)
+    )
+    seen: list[Tensor] = []
+    model.discriminator.register_forward_pre_hook(lambda _, args: seen.append(args[0].detach().clone()))
+    data = TinyImages(n=16)
+    data.setup("fit")
+    every_real = torch.stack([data.train_set[i][0] for i in range(16)])
+    real = every_real[:8]
+    model.train()
+    assert not torch.equal(model.discriminator_input(real), real)  # p = 1 at the start: every image moved
+    trainer = fit(model, data, max_steps=2, limit_val_batches=1)
+    assert {"train/d_penalty", "train/augment_p"} <= set(trainer.logged_metrics)
+    assert int(model.augment.sign_count) > 0  # ADA observed the real source logits
+    seen_images = torch.cat(seen).flatten(1)
+    assert len(seen_images) >= 16  # D saw real batches, in its step and in G's (besides the fakes)...
+    assert torch.cdist(seen_images, every_real.flatten(1)).min() > 0  # ...but never one unaugmented real image
+
+    # R1 differentiates the source logit only: a D whose class logits depend on the input but whose
+    # source logit does not has no R1 at all.
+    class ClassesOnly(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.randn(10, 784))
+
+        def forward(self, images: Tensor) -> Tensor:
+            classes = images.flatten(1) @ self.weight.t()
+            return torch.cat([torch.zeros(len(images), 1) + 0 * self.weight.sum(), classes], 1)
+
+    blind = registry.variants.create("acgan", discriminator=ClassesOnly(), regularisation=Regularisation(r1_gamma=1.0))
+    penalty = blind.regularisation.penalty(blind.source_logit, real, real, None)
+    assert penalty is not None and float(penalty.detach()) == 0.0
+    whole = Regularisation(r1_gamma=1.0).penalty(lambda x: blind.discriminator(x).sum(1), real, real, None)
+    assert whole is not None and float(whole.detach()) > 0
+
+
 # -- InfoGAN -----------------------------------------------------------------------------------------------
 def test_infogan_information_loss_is_the_codes_negative_log_likelihood() -> None:
     model = registry.variants.create("infogan", continuous_weight=0.5)

@@ -39,6 +39,9 @@ def test_command_line_names_follow_the_types_of_the_config_and_earlier_options()
     # a plain value of a part's parameter, or a str parameter that happens to equal a name, is left alone
     assert resolve_argv(["--model", "gan", "--model.n_critic", "2"])[3] == "2"
     assert resolve_argv(["--data", "gaussian_mixture", "--data.mixture", "ring"])[3] == "ring"
+    # a field of a dataclass argument (no class known at model.regularisation): numbers pass through
+    gamma = ["--model", "acgan", "--model.init_args.regularisation.r1_gamma", "0.1"]
+    assert resolve_argv(gamma) == ["--model", "lightning_gans.variants.acgan.ACGAN", *gamma[2:]]
 
 
 def test_jsonargparse_inline_forms_are_resolved_not_refused() -> None:

@@ -12,22 +12,25 @@ So the auxiliary classifier learns from real images and from fakes alike, and G 
 that the classifier recognises as the class asked for. Here L_S is any registered adversarial loss (the
 non-saturating one by default: G minimises -log D(G(z, c)) instead of log(1 - D)), and L_C is cross-entropy
 weighted by ``class_weight``. D is one network whose head gives 1 + num_classes outputs: the source logit
-and the class logits.
+and the class logits. Any ``Regularisation`` applies to D as in ``GAN``; DiffAugment transforms every D input,
+so the class head learns from augmented images too, and the gradient penalties act on the source logit.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor
 
-from lightning_gans.core.module import GANModule, adam_2e4_beta05
+from lightning_gans.core.module import GANModule, adam_2e4_beta05, real_samples
 from lightning_gans.core.parts import Discriminator, Generator
 from lightning_gans.losses.base import AdversarialLoss, real_logits_if_relativistic
 from lightning_gans.losses.gan import NonSaturatingLoss
 from lightning_gans.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from lightning_gans.regularisers import Regularisation, apply_spectral_norm, clip_weights_
 
 
 class ACGAN(GANModule):
@@ -41,6 +44,7 @@ class ACGAN(GANModule):
             defaults to ``DCGANDiscriminator(outputs=1 + num_classes)``.
         loss: the source loss, any registered ``AdversarialLoss`` (default non-saturating).
         class_weight: weight of the class term L_C in both players' losses.
+        regularisation: penalties and tricks applied to D (default: none); see ``GAN``.
         g_optimizer, d_optimizer, ema_decay, n_grid_samples: see ``GANModule``.
     """
 
@@ -51,6 +55,7 @@ class ACGAN(GANModule):
         discriminator: Discriminator | None = None,
         loss: AdversarialLoss | None = None,
         class_weight: float = 1.0,
+        regularisation: Regularisation | None = None,
         g_optimizer: OptimizerCallable = adam_2e4_beta05,
         d_optimizer: OptimizerCallable = adam_2e4_beta05,
         ema_decay: float | None = None,
@@ -70,6 +75,28 @@ class ACGAN(GANModule):
             raise ValueError(f"class_weight must be >= 0, got {class_weight}")
         self.loss = loss if loss is not None else NonSaturatingLoss()
         self.class_weight = class_weight
+        self.regularisation = regularisation if regularisation is not None else Regularisation()
+        self.augment = self.regularisation.augmentation()
+        if self.regularisation.spectral_norm:
+            apply_spectral_norm(self.discriminator)
+
+    def check_batch(self, batch: Any) -> None:
+        super().check_batch(batch)
+        if self.augment is not None and real_samples(batch).dim() != 4:
+            raise ValueError("regularisation.augment transforms images (N, C, H, W); leave it empty for this data")
+
+    def discriminator_input(self, images: Tensor) -> Tensor:
+        """What D sees while training: augmented images plus (annealed) instance noise, as in ``GAN``."""
+        if self.augment is not None:
+            images = self.augment(images, self.noise_generator)
+        std = self.regularisation.noise_std(self.generator_steps)
+        if std > 0:
+            images = images + std * torch.randn(images.shape, device=images.device, generator=self.noise_generator)
+        return images
+
+    def source_logit(self, images: Tensor) -> Tensor:
+        """The source head alone: what the gradient penalties differentiate."""
+        return self.source_and_class(images)[0]
 
     def source_and_class(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """D's two heads: the real/fake logit (N,) and the class logits (N, num_classes)."""
@@ -86,17 +113,27 @@ class ACGAN(GANModule):
 
         # Discriminator step: maximise L_S + L_C, i.e. minimise the source loss plus both cross-entropies.
         with self.toggled_optimizer(d_opt):
-            real_source, real_class = self.source_and_class(real)
-            fake_source, fake_class = self.source_and_class(fake.detach())
+            real_in, fake_in = self.discriminator_input(real), self.discriminator_input(fake.detach())
+            real_source, real_class = self.source_and_class(real_in)
+            fake_source, fake_class = self.source_and_class(fake_in)
             class_loss = F.cross_entropy(real_class, real_labels) + F.cross_entropy(fake_class, fake_labels)
             d_loss = self.loss.d_loss(real_source, fake_source) + self.class_weight * class_loss
-            self.update_discriminator(d_opt, d_loss)
+            penalty = self.regularisation.penalty(
+                self.source_logit, real_in, fake_in, self.noise_generator, self.discriminator_steps
+            )
+            self.update_discriminator(d_opt, d_loss if penalty is None else d_loss + penalty)
+            if self.regularisation.weight_clip is not None:
+                clip_weights_(self.discriminator, self.regularisation.weight_clip)
+        if self.augment is not None:  # ADA's overfitting signal, as in GAN
+            self.augment.observe(real_source - fake_source.mean() if self.loss.relativistic else real_source)
 
         # Generator step: maximise L_C - L_S, i.e. fool the source head and satisfy the class head.
         with self.toggled_optimizer(g_opt):
-            source, classes = self.source_and_class(fake)
+            source, classes = self.source_and_class(self.discriminator_input(fake))
             g_class = F.cross_entropy(classes, fake_labels)
-            fresh_real_logits = real_logits_if_relativistic(self.loss, lambda: self.source_and_class(real)[0])
+            fresh_real_logits = real_logits_if_relativistic(
+                self.loss, lambda: self.source_logit(self.discriminator_input(real))
+            )
             g_loss = self.loss.g_loss(fresh_real_logits, source) + self.class_weight * g_class
             self.update_generator(g_opt, g_loss)
         self.log_train(
@@ -106,6 +143,8 @@ class ACGAN(GANModule):
                 **self.loss.scores(real_source, fake_source),
                 "train/real_class_accuracy": (real_class.argmax(1) == real_labels).float().mean(),
                 "train/fake_class_accuracy": (classes.detach().argmax(1) == fake_labels).float().mean(),
+                **({"train/d_penalty": penalty} if penalty is not None else {}),
+                **({"train/augment_p": self.augment.p} if self.augment is not None else {}),
             }
         )
 
