@@ -35,11 +35,23 @@ def _finite(x: Tensor, what: str) -> None:
     assert torch.isfinite(x).all(), f"{what} has NaN or infinite values"
 
 
+def _check_gradients(net: nn.Module, output: str) -> None:
+    """After a backward pass: every trainable parameter has a gradient, except exactly those the net declares
+    unused in its current configuration."""
+    declared = getattr(net, "unused_parameters", None)
+    unused = set(declared()) if callable(declared) else set()
+    untouched = {n for n, p in net.named_parameters() if p.requires_grad and p.grad is None}
+    missing, wrongly_declared = sorted(untouched - unused), sorted(unused - untouched)
+    assert not missing, f"parameters that get no gradient from the {output}: {missing[:5]}"
+    assert not wrongly_declared, f"unused_parameters() names parameters that do get one: {wrongly_declared[:5]}"
+
+
 def check_generator(generator: nn.Module, inputs: Tensor | None = None, batch_size: int = 3) -> Tensor:
     """A latent-space generator: an integer ``latent_dim``, optional ``num_classes``; ``forward(z)`` (or
     ``forward(z, labels)``) gives ``batch_size`` finite samples, deterministic in eval mode, with gradients
-    to every trainable parameter. An image-to-image generator is given its input images as ``inputs``.
-    Returns the samples (in eval mode)."""
+    to every trainable parameter (but those its ``unused_parameters()`` names, if it has that method: a
+    growing net's layers for other resolutions). An image-to-image generator is given its input images as
+    ``inputs``. Returns the samples (in eval mode)."""
     if inputs is None:
         latent_dim = getattr(generator, "latent_dim", None)
         assert isinstance(latent_dim, int) and latent_dim >= 1, "a generator has a positive int attribute latent_dim"
@@ -54,8 +66,7 @@ def check_generator(generator: nn.Module, inputs: Tensor | None = None, batch_si
     assert isinstance(samples, Tensor) and samples.shape[0] == batch_size, "one sample per latent vector"
     _finite(samples, "the generator's samples")
     samples.float().square().mean().backward()
-    untouched = [n for n, p in generator.named_parameters() if p.requires_grad and p.grad is None]
-    assert not untouched, f"parameters that get no gradient from the samples: {untouched[:5]}"
+    _check_gradients(generator, "samples")
     generator.zero_grad(set_to_none=True)
     generator.eval()
     with torch.no_grad():
@@ -66,7 +77,8 @@ def check_generator(generator: nn.Module, inputs: Tensor | None = None, batch_si
 
 def check_discriminator(discriminator: nn.Module, samples: Tensor) -> Tensor:
     """One raw score per sample (or ``outputs`` per sample, or a map with ``score_map = True``), finite, with
-    gradients to the input (gradient penalties and R1 need them) and to every trainable parameter."""
+    gradients to the input (gradient penalties and R1 need them) and to every trainable parameter (but those
+    its ``unused_parameters()`` names, as for generators)."""
     discriminator.train()
     inputs = samples.detach().clone().requires_grad_(True)
     scores = discriminator(inputs)
@@ -76,8 +88,7 @@ def check_discriminator(discriminator: nn.Module, samples: Tensor) -> Tensor:
     (grad,) = torch.autograd.grad(scores.float().sum(), inputs, retain_graph=True)
     assert grad.abs().sum() > 0, "the scores must depend on the input (gradient penalties differentiate them)"
     scores.float().sum().backward()
-    untouched = [n for n, p in discriminator.named_parameters() if p.requires_grad and p.grad is None]
-    assert not untouched, f"parameters that get no gradient from the scores: {untouched[:5]}"
+    _check_gradients(discriminator, "scores")
     discriminator.zero_grad(set_to_none=True)
     return scores.detach()
 

@@ -18,11 +18,14 @@ DEFAULT_SHAPE = (1, 28, 28)
 
 
 def assert_every_parameter_gets_a_gradient(module: nn.Module, loss: Callable[[], torch.Tensor]) -> None:
-    """Every parameter gets a gradient; one that is exactly zero must be non-zero after one SGD step (a layer
-    initialised to zero on purpose, like R3GAN's Fix-up, blocks the gradient of the layers before it at first)."""
+    """Every parameter gets a gradient (but exactly those ``unused_parameters()`` names, where a net has it: a
+    growing net's layers for other resolutions); one that is exactly zero must be non-zero after one SGD step (a
+    layer initialised to zero on purpose, like R3GAN's Fix-up, blocks the gradient of the layers before it at
+    first)."""
     loss().backward()
-    missing = [n for n, p in module.named_parameters() if p.requires_grad and p.grad is None]
-    assert not missing, f"no gradient reached {missing}"
+    unused = set(module.unused_parameters()) if hasattr(module, "unused_parameters") else set()
+    missing = {n for n, p in module.named_parameters() if p.requires_grad and p.grad is None}
+    assert missing == unused, f"no gradient reached {sorted(missing - unused)}; declared unused {sorted(unused)}"
     zero = [n for n, p in module.named_parameters() if p.requires_grad and p.grad is not None and not p.grad.any()]
     if zero:
         torch.optim.SGD(module.parameters(), lr=0.1).step()

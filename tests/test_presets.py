@@ -26,6 +26,7 @@ from torch.optim import SGD, Optimizer
 from lightning_gans import registry
 from lightning_gans.losses.gan import MinimaxLoss
 from lightning_gans.nets.mlp import MLPDiscriminator, MLPGenerator
+from lightning_gans.nets.progan import ProGANDiscriminator, ProGANGenerator
 from lightning_gans.regularisers import Regularisation
 from lightning_gans.variants.gan import GAN
 
@@ -89,9 +90,16 @@ def test_every_gan_parameter_has_a_given_value_here() -> None:
     assert sorted(GIVEN) == sorted(GAN_PARAMETERS), "a new GAN parameter: add a value for it to GIVEN"
 
 
+# Presets that only work with nets of their own kind (progan grows its nets) get those, given all the same.
+OWN_NETS: dict[str, Callable[[], dict[str, nn.Module]]] = {
+    "progan": lambda: {"generator": ProGANGenerator(latent_dim=3), "discriminator": ProGANDiscriminator(channels=2)},
+}
+
+
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_passes_every_given_gan_argument_on(name: str) -> None:
     values = {parameter: make() for parameter, (make, _) in GIVEN.items()}
+    values.update(OWN_NETS.get(name, dict)())
     model = registry.variants.create(name, **values)
     for parameter, (_, arrived) in GIVEN.items():
         assert arrived(model, values[parameter]), f"{name} drops or replaces the given {parameter}"

@@ -22,7 +22,12 @@ from lightning_gans.losses.relativistic import (
     generator_relativistic_average,
     generator_relativistic_pairing,
 )
-from lightning_gans.losses.wasserstein import WassersteinLoss, critic_wasserstein, generator_wasserstein
+from lightning_gans.losses.wasserstein import (
+    WassersteinDriftLoss,
+    WassersteinLoss,
+    critic_wasserstein,
+    generator_wasserstein,
+)
 
 __all__ = [
     "AdversarialLoss",
@@ -32,6 +37,7 @@ __all__ = [
     "NonSaturatingLoss",
     "RelativisticAverageLoss",
     "RelativisticPairingLoss",
+    "WassersteinDriftLoss",
     "WassersteinLoss",
     "critic_wasserstein",
     "discriminator_bce",

@@ -33,3 +33,22 @@ class WassersteinLoss(AdversarialLoss):
 
     def score(self, logits: Tensor) -> Tensor:
         return logits
+
+
+class WassersteinDriftLoss(WassersteinLoss):
+    """WGAN's losses with ProGAN's drift term (Karras et al. 2018, arXiv:1710.10196, section A.1): the critic also
+    pays ``drift`` * E[f(x)^2] on real data, which keeps its scores from drifting far from zero (the Wasserstein
+    loss is blind to a constant shift).
+
+    Args:
+        drift: epsilon_drift (the paper's 0.001).
+    """
+
+    def __init__(self, drift: float = 0.001) -> None:
+        super().__init__()
+        if drift < 0:
+            raise ValueError(f"drift must be >= 0, got {drift}")
+        self.drift = drift
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return critic_wasserstein(real_logits, fake_logits) + self.drift * real_logits.square().mean()
