@@ -15,8 +15,9 @@ Variation" (ICLR 2018, arXiv:1710.10196), sections 2-4 and appendix A.1.
     minibatch standard deviation in D; every block of every resolution exists from the start
 
 Everything here is ``GAN``'s algorithm; this class adds the schedule. The schedule is a function of the number
-of real images the discriminator has been shown (``images_seen``, a buffer saved with every checkpoint), so a
-run resumed from a checkpoint taken in the middle of a fade-in continues with exactly its resolution and alpha.
+of real images the discriminator has been shown (``images_seen``, counted per process under DDP, a buffer
+saved with every checkpoint), so a run resumed from a checkpoint taken in the middle of a fade-in continues
+with exactly its resolution and alpha.
 The nets always take and give full-size images (G upsamples its current output, D downsamples its input), so
 sampling, metrics and checkpoints need not know about growing. When a resolution is done, a grid of its
 samples is saved as ``samples/resolution=R_epoch=N.png`` (and logged to W&B as ``samples_by_resolution``).
