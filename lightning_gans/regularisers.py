@@ -167,6 +167,27 @@ class Regularisation:
             terms.append(0.5 * self.r2_gamma * r2_penalty(discriminator, fake))
         return self.lazy_interval * torch.stack(terms).sum() if terms else None
 
+    def perturb(
+        self, samples: Tensor, augment: DiffAugment | None, generator_steps: int, generator: torch.Generator | None
+    ) -> Tensor:
+        """What D sees of ``samples`` while training: ``augment``'s transforms (the module ``augmentation()`` made,
+        which the variant owns), then instance noise at this step's std. Differentiable, so G's gradient flows
+        through it."""
+        if augment is not None:
+            samples = augment(samples, generator)
+        std = self.noise_std(generator_steps)
+        if std > 0:
+            samples = samples + std * torch.randn(samples.shape, device=samples.device, generator=generator)
+        return samples
+
+    def check_data(self, samples: Tensor) -> None:
+        """Refuse augmentation for data that are not images (a batch ``(N, C, H, W)``)."""
+        if self.augment and samples.dim() != 4:
+            raise ValueError(
+                f"regularisation.augment transforms images (N, C, H, W), but the data's samples have shape "
+                f"{tuple(samples.shape[1:])}; leave augment empty for this data"
+            )
+
     def noise_std(self, generator_steps: int) -> float:
         if not self.instance_noise:
             return 0.0

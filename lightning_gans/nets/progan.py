@@ -228,14 +228,18 @@ def unused_at(net: nn.Module, blocks: str, image_layers: str, level: int, alpha:
     return names
 
 
+def growing_nets(net: nn.Module) -> list[ProGANGenerator | ProGANDiscriminator]:
+    """The ProGAN nets in ``net`` (itself, or inside it, e.g. an EMA copy)."""
+    return [m for m in net.modules() if isinstance(m, (ProGANGenerator, ProGANDiscriminator))]
+
+
 def set_growth(level: int, alpha: float, *nets: nn.Module) -> None:
     """Grow every ProGAN net among ``nets`` (and inside them, e.g. an EMA copy) to ``level`` with fade ``alpha``."""
     for net in nets:
-        for module in net.modules():
-            if isinstance(module, (ProGANGenerator, ProGANDiscriminator)):
-                if not 0 <= level <= module.max_level:
-                    raise ValueError(f"level must lie in 0..{module.max_level} for {module.image_size} px, got {level}")
-                module.level, module.alpha = level, float(alpha)
+        for module in growing_nets(net):
+            if not 0 <= level <= module.max_level:
+                raise ValueError(f"level must lie in 0..{module.max_level} for {module.image_size} px, got {level}")
+            module.level, module.alpha = level, float(alpha)
 
 
-__all__ = ["ProGANDiscriminator", "ProGANGenerator", "default_widths", "set_growth"]
+__all__ = ["ProGANDiscriminator", "ProGANGenerator", "default_widths", "growing_nets", "set_growth"]

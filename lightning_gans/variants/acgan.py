@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor
@@ -82,17 +81,11 @@ class ACGAN(GANModule):
 
     def check_batch(self, batch: Any) -> None:
         super().check_batch(batch)
-        if self.augment is not None and real_samples(batch).dim() != 4:
-            raise ValueError("regularisation.augment transforms images (N, C, H, W); leave it empty for this data")
+        self.regularisation.check_data(real_samples(batch))
 
     def discriminator_input(self, images: Tensor) -> Tensor:
         """What D sees while training: augmented images plus (annealed) instance noise, as in ``GAN``."""
-        if self.augment is not None:
-            images = self.augment(images, self.noise_generator)
-        std = self.regularisation.noise_std(self.generator_steps)
-        if std > 0:
-            images = images + std * torch.randn(images.shape, device=images.device, generator=self.noise_generator)
-        return images
+        return self.regularisation.perturb(images, self.augment, self.generator_steps, self.noise_generator)
 
     def source_logit(self, images: Tensor) -> Tensor:
         """The source head alone: what the gradient penalties differentiate."""

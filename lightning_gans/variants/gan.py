@@ -85,22 +85,14 @@ class GAN(GANModule):
     def discriminator_input(self, samples: Tensor, training: bool = True) -> Tensor:
         """What D sees: while training, augmented samples plus (annealed) instance noise; packed in groups of
         ``pack``. The augmentation is differentiable, so G's gradient flows through it."""
-        if training and self.augment is not None:
-            samples = self.augment(samples, self.noise_generator)
-        std = self.regularisation.noise_std(self.generator_steps) if training else 0.0
-        if std > 0:
-            noise = torch.randn(samples.shape, device=samples.device, generator=self.noise_generator)
-            samples = samples + std * noise
+        if training:
+            samples = self.regularisation.perturb(samples, self.augment, self.generator_steps, self.noise_generator)
         return pack(samples, self.pack)
 
     def check_batch(self, batch: Any) -> None:
         """Besides the generator's sample shape: D must give one score per (packed) input of the data."""
         super().check_batch(batch)
-        if self.augment is not None and real_samples(batch).dim() != 4:
-            raise ValueError(
-                f"regularisation.augment transforms images (N, C, H, W), but the data's samples have shape "
-                f"{tuple(real_samples(batch).shape[1:])}; leave augment empty for this data"
-            )
+        self.regularisation.check_data(real_samples(batch))
         real_in = self.discriminator_input(real_samples(batch)[: 2 * self.pack], training=False)
         with evaluating(self.discriminator) as discriminator:
             check_scores(call_checked(discriminator, real_in, "discriminator"), real_in, self.discriminator)

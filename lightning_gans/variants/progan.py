@@ -42,7 +42,7 @@ from lightning_gans.core.parts import Discriminator, Generator
 from lightning_gans.images import sample_picture
 from lightning_gans.losses.base import AdversarialLoss
 from lightning_gans.losses.wasserstein import WassersteinDriftLoss
-from lightning_gans.nets.progan import ProGANDiscriminator, ProGANGenerator, set_growth
+from lightning_gans.nets.progan import ProGANDiscriminator, ProGANGenerator, growing_nets, set_growth
 from lightning_gans.regularisers import Regularisation
 from lightning_gans.variants.gan import GAN
 
@@ -130,9 +130,12 @@ class ProGAN(GAN):
         """(level, alpha) now: the resolution is start * 2^level, alpha how far its block has faded in."""
         return growth_at(int(self.images_seen), self.max_level, self.images_per_stage, self.fade_images)
 
-    def apply_growth(self) -> None:
+    def apply_growth(self) -> tuple[int, float]:
+        """Set the nets (the EMA copy too) to the growth now, and return it."""
+        level, alpha = self.growth()
         nets = [self.generator, self.discriminator] + ([self.generator_ema] if self.generator_ema is not None else [])
-        set_growth(*self.growth(), *nets)
+        set_growth(level, alpha, *nets)
+        return level, alpha
 
     def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
         """Loading a checkpoint (to resume, or to sample) restores ``images_seen``, and with it the growth."""
@@ -141,8 +144,7 @@ class ProGAN(GAN):
         return result
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
-        level, alpha = self.growth()
-        self.apply_growth()
+        level, alpha = self.apply_growth()
         super().training_step(batch, batch_idx)
         self.images_seen += real_samples(batch).shape[0]
         side = growing_nets(self.generator)[0].start * 2**level
@@ -156,7 +158,3 @@ class ProGAN(GAN):
             return
         picture = sample_picture(self.sample_fixed(), None, None)
         publish(trainer, self, "samples_by_resolution", picture, None, prefix=f"resolution={side}_")
-
-
-def growing_nets(net: Any) -> list[ProGANGenerator | ProGANDiscriminator]:
-    return [m for m in net.modules() if isinstance(m, (ProGANGenerator, ProGANDiscriminator))]
