@@ -69,11 +69,19 @@ def sample_command(argv: Sequence[str]) -> int:
 
     from lightning_gans.checkpoints import load_variant
     from lightning_gans.images import save_samples
-    from lightning_gans.sampling import arithmetic_latents, interpolation_latents, latent_sweep, truncated_latents
+    from lightning_gans.sampling import (
+        arithmetic_latents,
+        interpolation_latents,
+        latent_sweep,
+        style_mixing_grid,
+        truncated_latents,
+        truncation_in_w,
+    )
 
     parser = argparse.ArgumentParser(
         prog="lightning-gans sample",
-        description="Write samples from a checkpoint: a grid, truncated samples, interpolations or latent arithmetic.",
+        description="Write samples from a checkpoint: a grid, truncated samples, interpolations, latent arithmetic or "
+        "style mixing.",
     )
     parser.add_argument("--ckpt", required=True, help="a checkpoint written by `lightning-gans fit`")
     parser.add_argument("--trust_checkpoint", action="store_true", help=TRUST_HELP)
@@ -84,16 +92,35 @@ def sample_command(argv: Sequence[str]) -> int:
     parser.add_argument("--truncation", type=float, default=None, help="truncation psi (default: none)")
     parser.add_argument(
         "--truncation_mode",
-        choices=("resample", "scale"),
+        choices=("resample", "scale", "w"),
         default="resample",
-        help="resample: redraw |z_i| > psi (BigGAN); scale: z * psi (default resample)",
+        help="resample: redraw |z_i| > psi (BigGAN); scale: z * psi; w: w_avg + psi (w - w_avg) in a style-based "
+        "generator's W space (StyleGAN) (default resample)",
     )
     parser.add_argument(
         "--interpolate", choices=("linear", "spherical"), default=None, help="rows of latent interpolations"
     )
-    parser.add_argument("--rows", type=int, default=8, help="rows of --interpolate or --vary_latent (default 8)")
     parser.add_argument(
-        "--steps", type=int, default=10, help="images per row of --interpolate or --vary_latent (default 10)"
+        "--style_mixing",
+        action="store_true",
+        help="a style-mixing grid (StyleGAN): --rows seeds down the side give the coarse styles, --steps seeds "
+        "along the top the fine ones",
+    )
+    parser.add_argument(
+        "--crossover",
+        type=int,
+        default=None,
+        metavar="L",
+        help="--style_mixing: the first layer whose style comes from the top row (default: half the layers)",
+    )
+    parser.add_argument(
+        "--rows", type=int, default=8, help="rows of --interpolate, --vary_latent or --style_mixing (default 8)"
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=10,
+        help="images per row of --interpolate or --vary_latent, columns of --style_mixing (default 10)",
     )
     parser.add_argument(
         "--arithmetic",
@@ -118,8 +145,13 @@ def sample_command(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error(f"--n must be >= 1, got {args.n}")
-    if sum(x is not None for x in (args.interpolate, args.arithmetic, args.vary_latent)) > 1:
-        parser.error("choose one of --interpolate, --arithmetic and --vary_latent")
+    if (
+        sum(x not in (None, False) for x in (args.interpolate, args.arithmetic, args.vary_latent, args.style_mixing))
+        > 1
+    ):
+        parser.error("choose one of --interpolate, --arithmetic, --vary_latent and --style_mixing")
+    w_psi = args.truncation if args.truncation_mode == "w" else None
+    nrow: int | None
     try:
         model = load_variant(args.ckpt, trust=args.trust_checkpoint)
     except registry.RegistryError:  # a WrongBaseClassError is a TypeError too: it goes to report()
@@ -134,7 +166,19 @@ def sample_command(argv: Sequence[str]) -> int:
         return torch.arange(args.rows).repeat_interleave(args.steps) % model.num_classes
 
     try:
-        if args.interpolate:
+        if args.style_mixing:
+            if args.truncation is not None and w_psi is None:
+                raise ValueError("style mixing truncates in W only: use --truncation_mode w")
+            samples, nrow = style_mixing_grid(
+                model.sampling_generator,
+                args.rows,
+                args.steps,
+                args.crossover,
+                1.0 if w_psi is None else w_psi,
+                args.seed,
+            )
+            what = f"a style-mixing grid: {args.rows} rows of coarse styles x {args.steps} columns of fine styles"
+        elif args.interpolate:
             latents = interpolation_latents(args.rows, args.steps, model.latent_dim, args.interpolate, args.seed)
             samples, nrow = model.generate(latents, row_labels(args.label)), args.steps
             what = f"{args.rows} {args.interpolate} interpolations of {args.steps} steps"
@@ -156,7 +200,8 @@ def sample_command(argv: Sequence[str]) -> int:
             what += "row: the result, then variations of it)"
         else:
             latents = truncated_latents(args.n, model.latent_dim, args.truncation, args.truncation_mode, args.seed)
-            samples = model.generate(latents, args.label)
+            with truncation_in_w(model.sampling_generator, w_psi):
+                samples = model.generate(latents, args.label)
             nrow = args.nrow or (model.num_classes if model.num_classes and args.label is None else None)
             what = f"{args.n} samples" + (f" of class {args.label}" if args.label is not None else "")
             if args.truncation is not None:
@@ -232,7 +277,7 @@ USAGE = """usage: lightning-gans {fit,validate,test,predict,list,sample,translat
   sample --ckpt FILE --n 64 --out grid.png
                                       samples from a trained checkpoint (also --label K, --truncation,
                                       --interpolate spherical, --arithmetic '0,1,2 - 3,4,5 + 6,7,8',
-                                      --vary_latent I)
+                                      --vary_latent I, --style_mixing, --truncation_mode w)
   translate --ckpt FILE --input DIR --out DIR
                                       apply an image-to-image checkpoint (pix2pix, cyclegan, srgan) to your
                                       images (also --reverse for CycleGAN's B -> A, --image_size)

@@ -32,7 +32,7 @@ from lightning_gans.metrics.evaluation import (
 )
 from lightning_gans.metrics.features import FeatureNetwork, FeatureNetworkUnavailable, build_feature_network
 from lightning_gans.metrics.memorisation import NearestNeighbourMemorisation
-from lightning_gans.sampling import truncated_latents
+from lightning_gans.sampling import truncated_latents, truncation_in_w
 
 
 def run_config_of(ckpt: Path) -> Path | None:
@@ -118,7 +118,8 @@ def evaluate_checkpoint(
     )
     latents = truncated_latents(n_fake, model.latent_dim, truncation, truncation_mode, seed)  # type: ignore[arg-type]
     chunks = iter(latents.split(batch_size))
-    results = quality.evaluate(lambda n: model.generate_labelled(next(chunks)), n_fake, reset=False)
+    with truncation_in_w(model.sampling_generator, truncation if truncation_mode == "w" else None):
+        results = quality.evaluate(lambda n: model.generate_labelled(next(chunks)), n_fake, reset=False)
     described = f"{type(datamodule).__name__} {real_split} split ({len(real)} images)"
     protocol = quality.protocol(described, n_fake).as_dict()
     if model.num_classes:
@@ -180,7 +181,7 @@ def evaluate_command(argv: Sequence[str]) -> int:
     parser.add_argument("--seed", type=int, default=0, help="latents, real subset and KID/IS subsets")
     parser.add_argument("--batch_size", type=int, default=500)
     parser.add_argument("--truncation", type=float, default=None, help="truncation psi (default: none)")
-    parser.add_argument("--truncation_mode", choices=("resample", "scale"), default="resample")
+    parser.add_argument("--truncation_mode", choices=("resample", "scale", "w"), default="resample")
     parser.add_argument("--config", default=None, help="the run's config.yaml (default: found from --ckpt)")
     parser.add_argument("--data", default=None, help="data module name or import path instead of the config's")
     parser.add_argument("--data_root", default=None, help="the data module's root folder")

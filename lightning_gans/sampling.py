@@ -1,17 +1,21 @@
-"""Latent-space tools: truncation, interpolation grids and latent vector arithmetic.
+"""Latent-space tools: truncation, interpolation grids, latent vector arithmetic and style mixing.
 
-Each function returns latents; ``GANModule.generate`` turns them into samples. All are seeded, so a grid
-can be reproduced and its latents referred to by index.
+Most functions return latents; ``GANModule.generate`` turns them into samples. All are seeded, so a grid
+can be reproduced and its latents referred to by index. Truncation comes in three kinds (README
+"Truncation"): redrawing large coordinates of z (BigGAN's truncated normal, ``resample``), shrinking z
+(``scale``), and drawing w towards the average w of a style-based generator (StyleGAN's, ``w``).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-TruncationMode = Literal["resample", "scale"]
+TruncationMode = Literal["resample", "scale", "w"]
 Interpolation = Literal["linear", "spherical"]
 
 
@@ -22,11 +26,15 @@ def truncated_latents(n: int, dim: int, psi: float | None, mode: TruncationMode 
     truncation trick of BigGAN, Brock et al. 2019; ``psi`` is a threshold in standard deviations).
     ``scale``: ``z * psi`` with ``0 < psi <= 1`` (shrinking towards the mean latent, as StyleGAN's ψ does in
     W space; here in Z space, where it is the same idea for a generator with no mapping network).
+    ``w``: plain N(0, I) latents; the truncation happens in the generator's W space (``truncation_in_w``).
     ``psi=None`` gives plain N(0, I) latents.
     """
     rng = torch.Generator().manual_seed(seed)
     z = torch.randn(n, dim, generator=rng)
     if psi is None:
+        return z
+    if mode == "w":
+        check_w_psi(psi)
         return z
     if psi <= 0:
         raise ValueError(f"truncation psi must be > 0, got {psi}")
@@ -35,7 +43,7 @@ def truncated_latents(n: int, dim: int, psi: float | None, mode: TruncationMode 
             raise ValueError(f"scale truncation needs 0 < psi <= 1, got {psi}")
         return z * psi
     if mode != "resample":
-        raise ValueError(f"unknown truncation mode {mode!r}; choose resample or scale")
+        raise ValueError(f"unknown truncation mode {mode!r}; choose resample, scale or w")
     outside = z.abs() > psi
     while outside.any():
         z[outside] = torch.randn(int(outside.sum()), generator=rng)
@@ -127,3 +135,68 @@ def arithmetic_latents(
     rng = torch.Generator().manual_seed(seed)
     noisy = result + spread * torch.randn(variations, pool.shape[1], generator=rng)
     return [*rows, torch.cat([result[None], noisy])]
+
+
+def check_w_psi(psi: float) -> None:
+    if not 0.0 <= psi <= 1.0:
+        raise ValueError(f"truncation in W needs 0 <= psi <= 1 (1: none, 0: the average w only), got {psi}")
+
+
+@contextmanager
+def truncation_in_w(generator: nn.Module, psi: float | None) -> Iterator[None]:
+    """Within the block, ``generator`` draws every w towards its average w by ``psi`` (StyleGAN's truncation
+    trick, Karras et al. 2019, section 2.3): for any generator with a ``truncation_psi`` attribute, i.e. a
+    mapping network and a tracked average w. ``psi=None`` changes nothing."""
+    if psi is None:
+        yield
+        return
+    check_w_psi(psi)
+    if not hasattr(generator, "truncation_psi"):
+        raise ValueError(
+            f"{type(generator).__name__} has no W space to truncate in: truncation mode w needs a style-based "
+            "generator (generator: stylegan); use resample or scale for this one"
+        )
+    offering: Any = generator  # a duck-typed attribute, not an nn.Module one
+    before = offering.truncation_psi
+    offering.truncation_psi = psi
+    try:
+        yield
+    finally:
+        offering.truncation_psi = before
+
+
+@torch.no_grad()
+def style_mixing_grid(
+    generator: nn.Module, rows: int, columns: int, crossover: int | None = None, psi: float = 1.0, seed: int = 0
+) -> tuple[Tensor, int]:
+    """StyleGAN's style-mixing figure (Karras et al. 2019, figure 3): the first row shows ``columns`` samples
+    from one set of seeds, the first column ``rows`` samples from another; each other cell takes its row's
+    styles for the layers before ``crossover`` (coarse: pose, shape; default: the first half) and its column's
+    styles from there on (fine: texture, shading). Returns the images (row-major, a blank top-left corner)
+    and the images per row. ``generator`` must offer ``styles(z, psi)``, ``synthesis(ws)`` and ``num_ws``."""
+    from lightning_gans.core.module import evaluating
+    from lightning_gans.nets.stylegan import mix_styles
+
+    num_ws = getattr(generator, "num_ws", None)
+    if not isinstance(num_ws, int) or not callable(getattr(generator, "synthesis", None)):
+        raise ValueError(
+            f"{type(generator).__name__} takes no per-layer styles: style mixing needs a style-based generator "
+            "(generator: stylegan)"
+        )
+    crossover = num_ws // 2 if crossover is None else crossover
+    if not 1 <= crossover < num_ws:
+        raise ValueError(f"the crossover layer must lie in 1..{num_ws - 1} for this generator, got {crossover}")
+    if rows < 1 or columns < 1:
+        raise ValueError(f"need rows >= 1 and columns >= 1, got rows={rows}, columns={columns}")
+    check_w_psi(psi)
+    rng = torch.Generator().manual_seed(seed)
+    device = next(generator.parameters()).device
+    style_based: Any = generator  # styles, synthesis and latent_dim are duck-typed
+    row_z, column_z = (torch.randn(k, style_based.latent_dim, generator=rng).to(device) for k in (rows, columns))
+    with evaluating(generator):
+        row_ws, column_ws = style_based.styles(row_z, psi), style_based.styles(column_z, psi)
+        mixed = mix_styles(row_ws.repeat_interleave(columns, dim=0), column_ws.repeat(rows, 1, 1), crossover)
+        row_images, column_images, mixed_images = (style_based.synthesis(ws) for ws in (row_ws, column_ws, mixed))
+    blank = torch.ones_like(column_images[:1])  # white in the models' [-1, 1] range
+    body = [torch.cat([row_images[r : r + 1], mixed_images[r * columns : (r + 1) * columns]]) for r in range(rows)]
+    return torch.cat([blank, column_images, *body]), columns + 1

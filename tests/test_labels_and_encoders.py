@@ -68,7 +68,7 @@ def fit(model: GenerativeModule, data: LightningDataModule, root: Path | None = 
 
 
 def test_the_registry_holds_the_new_variants() -> None:
-    assert set(NEW_VARIANTS) == {"cgan", "acgan", "infogan", "sgan", "autoencoder", "vae", "bigan"}
+    assert set(NEW_VARIANTS) == {"cgan", "acgan", "infogan", "sgan", "autoencoder", "vae", "bigan", "biggan"}
 
 
 @pytest.mark.parametrize("name", NEW_VARIANTS)

@@ -49,11 +49,13 @@ def test_registered_generator_contract(name: str) -> None:
         assert generator.out_channels == DEFAULT_SHAPE[0]
         side = DEFAULT_SHAPE[1] // generator.scale
         inputs = torch.rand(4, generator.in_channels, side, side) * 2 - 1
-    out = generator(inputs)
+    # a class-conditional generator (biggan) takes labels too
+    arguments = (inputs, torch.arange(4) % generator.num_classes) if getattr(generator, "num_classes", 0) else (inputs,)
+    out = generator(*arguments)
     assert out.shape == (4, *DEFAULT_SHAPE)
     assert torch.isfinite(out).all()
     assert out.min() >= -1 and out.max() <= 1, "images live in [-1, 1] inside models"
-    assert_every_parameter_gets_a_gradient(generator, lambda: generator(inputs).square().mean())
+    assert_every_parameter_gets_a_gradient(generator, lambda: generator(*arguments).square().mean())
 
 
 @pytest.mark.parametrize("name", registry.discriminators.names())

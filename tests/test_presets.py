@@ -27,6 +27,7 @@ from lightning_gans import registry
 from lightning_gans.losses.gan import MinimaxLoss
 from lightning_gans.nets.mlp import MLPDiscriminator, MLPGenerator
 from lightning_gans.nets.progan import ProGANDiscriminator, ProGANGenerator
+from lightning_gans.nets.stylegan import StyleGANGenerator
 from lightning_gans.regularisers import Regularisation
 from lightning_gans.variants.gan import GAN
 
@@ -90,9 +91,11 @@ def test_every_gan_parameter_has_a_given_value_here() -> None:
     assert sorted(GIVEN) == sorted(GAN_PARAMETERS), "a new GAN parameter: add a value for it to GIVEN"
 
 
-# Presets that only work with nets of their own kind (progan grows its nets) get those, given all the same.
+# Presets that only work with nets of their own kind (progan grows its nets, stylegan mixes styles) get those,
+# given all the same.
 OWN_NETS: dict[str, Callable[[], dict[str, nn.Module]]] = {
     "progan": lambda: {"generator": ProGANGenerator(latent_dim=3), "discriminator": ProGANDiscriminator(channels=2)},
+    "stylegan": lambda: {"generator": StyleGANGenerator(latent_dim=3)},
 }
 
 

@@ -1,5 +1,7 @@
-"""Generators and discriminators: noise -> image (DCGAN, MLP) and image -> image (U-Net, ResNet, SRResNet)."""
+"""Generators and discriminators: noise -> image (MLP, DCGAN, R3GAN, ProGAN, StyleGAN, BigGAN) and image -> image
+(U-Net, ResNet, SRResNet)."""
 
+from lightning_gans.nets.biggan import BigGANDiscriminator, BigGANGenerator
 from lightning_gans.nets.dcgan import DCGANDiscriminator, DCGANEncoder, DCGANGenerator, dcgan_init
 from lightning_gans.nets.mlp import MLPDiscriminator, MLPGenerator
 from lightning_gans.nets.patchgan import PatchGANDiscriminator
@@ -7,9 +9,12 @@ from lightning_gans.nets.progan import ProGANDiscriminator, ProGANGenerator
 from lightning_gans.nets.r3gan import R3GANDiscriminator, R3GANGenerator
 from lightning_gans.nets.resnet import ResNetGenerator
 from lightning_gans.nets.srresnet import SRGANDiscriminator, SRResNet
+from lightning_gans.nets.stylegan import StyleGANGenerator
 from lightning_gans.nets.unet import UNetGenerator
 
 __all__ = [
+    "BigGANDiscriminator",
+    "BigGANGenerator",
     "DCGANDiscriminator",
     "DCGANEncoder",
     "DCGANGenerator",
@@ -23,6 +28,7 @@ __all__ = [
     "ResNetGenerator",
     "SRGANDiscriminator",
     "SRResNet",
+    "StyleGANGenerator",
     "UNetGenerator",
     "dcgan_init",
 ]

@@ -66,16 +66,25 @@ class EqualizedConv2d(nn.Module):
 
 
 class EqualizedLinear(nn.Module):
-    """A dense layer with an equalised learning rate (see ``EqualizedConv2d``)."""
+    """A dense layer with an equalised learning rate (see ``EqualizedConv2d``). ``lr_multiplier`` scales its
+    effective learning rate (StyleGAN's mapping network: 0.01); ``bias_init`` is the bias's starting value."""
 
-    def __init__(self, in_features: int, out_features: int, gain: float = 2**0.5) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        gain: float = 2**0.5,
+        lr_multiplier: float = 1.0,
+        bias_init: float = 0.0,
+    ) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_features, in_features))
-        self.bias = nn.Parameter(torch.zeros(out_features))
-        self.scale = gain / math.sqrt(in_features)
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_multiplier)
+        self.bias = nn.Parameter(torch.full((out_features,), bias_init / lr_multiplier))
+        self.scale = gain / math.sqrt(in_features) * lr_multiplier
+        self.lr_multiplier = lr_multiplier
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight * self.scale, self.bias)
+        return F.linear(x, self.weight * self.scale, self.bias * self.lr_multiplier)
 
 
 def pixel_norm(x: Tensor) -> Tensor:

@@ -15,7 +15,8 @@ with ``num_classes`` does). D takes the label in one of two ways (``conditioning
 * ``concat``, the paper's: ``num_classes`` extra input channels, one-hot planes over the image;
 * ``projection`` (Miyato & Koyama 2018, "cGANs with Projection Discriminator", arXiv:1802.05637): D's
   logit plus the inner product of a learnt class embedding with D's sum-pooled last feature map,
-  D(x, y) = psi(phi(x)) + embed(y) . phi(x), which they found conditions far more strongly.
+  D(x, y) = psi(phi(x)) + embed(y) . phi(x), which they found conditions far more strongly. A discriminator
+  with its own ``num_classes`` (BigGAN's) does the projection itself and is called as D(x, y).
 
 Either way D judges whether the image is a real *example of that class*. ``lightning-gans sample --label k``
 draws class k.
@@ -53,7 +54,8 @@ class ConditionalGAN(GANModule):
             ``DCGANGenerator(num_classes=num_classes)`` for 1x28x28 images.
         discriminator: with ``concat``, takes images with ``num_classes`` extra channels (the label planes);
             defaults to ``DCGANDiscriminator(channels=1 + num_classes)``. With ``projection``, a
-            ``DCGANDiscriminator`` over the images alone (its ``net`` gives phi, its ``head`` psi).
+            ``DCGANDiscriminator`` over the images alone (its ``net`` gives phi, its ``head`` psi), or a
+            discriminator that takes the labels itself (``num_classes`` set, ``discriminator(x, labels)``).
         conditioning: ``concat`` (the paper) or ``projection`` (Miyato & Koyama 2018).
         loss: any registered ``AdversarialLoss`` (default non-saturating).
         g_optimizer, d_optimizer, ema_decay, n_grid_samples: see ``GANModule``.
@@ -88,9 +90,18 @@ class ConditionalGAN(GANModule):
         self.loss = loss if loss is not None else NonSaturatingLoss()
         self.conditioning = conditioning
         self.label_embedding: nn.Embedding | None = None
-        if conditioning == "projection":
+        self.discriminator_takes_labels = conditioning == "projection" and getattr(discriminator, "num_classes", 0) > 0
+        if self.discriminator_takes_labels:
+            if discriminator.num_classes != num_classes:
+                raise ValueError(
+                    f"the discriminator takes {discriminator.num_classes} classes but num_classes is {num_classes}"
+                )
+        elif conditioning == "projection":
             if not isinstance(discriminator, DCGANDiscriminator) or discriminator.outputs != 1:
-                raise TypeError("projection conditioning needs a one-output DCGANDiscriminator (phi = net, psi = head)")
+                raise TypeError(
+                    "projection conditioning needs a one-output DCGANDiscriminator (phi = net, psi = head) or a "
+                    "discriminator with num_classes that takes the labels itself (biggan)"
+                )
             channels = discriminator.head.in_channels
             self.label_embedding = nn.Embedding(num_classes, channels)
             nn.init.normal_(self.label_embedding.weight, 0.0, 0.02)
@@ -103,6 +114,8 @@ class ConditionalGAN(GANModule):
 
     def judge(self, images: Tensor, labels: Tensor) -> Tensor:
         """D(x | y): one logit per image."""
+        if self.discriminator_takes_labels:
+            return self.discriminator(images, labels)
         if self.label_embedding is None:
             return self.discriminator(with_label_planes(images, labels, self.num_classes))
         assert isinstance(self.discriminator, DCGANDiscriminator)

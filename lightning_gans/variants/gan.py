@@ -97,6 +97,10 @@ class GAN(GANModule):
         with evaluating(self.discriminator) as discriminator:
             check_scores(call_checked(discriminator, real_in, "discriminator"), real_in, self.discriminator)
 
+    def fake_batch(self, n: int) -> Tensor:
+        """G's samples for one training step (StyleGAN mixes styles here)."""
+        return self.generator(self.sample_latent(n))
+
     def generator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         """G's loss against the current D (unrolled GAN replaces this with an unrolled D). A relativistic loss
         also gets the current D's logits on the real batch, seen as D sees it (noise, packing)."""
@@ -110,7 +114,7 @@ class GAN(GANModule):
 
         # Generated once; its graph is only kept when the generator step below will use it.
         with torch.set_grad_enabled(generator_turn):
-            fake = self.generator(self.sample_latent(real.shape[0]))
+            fake = self.fake_batch(real.shape[0])
 
         # Discriminator step: minimise the negated value function on a real and a detached fake batch.
         with self.toggled_optimizer(d_opt):
