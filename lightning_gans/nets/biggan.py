@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from lightning_gans.nets.progan import default_widths, growth_plan
+from lightning_gans.nets.progan import growth_plan, resolution_widths
 
 
 def sn_conv(in_channels: int, out_channels: int, kernel_size: int) -> nn.Module:
@@ -119,9 +119,7 @@ class BigGANGenerator(nn.Module):
     ) -> None:
         super().__init__()
         self.start, levels = growth_plan(image_size)
-        widths = list(widths) if widths is not None else default_widths(image_size)
-        if len(widths) != levels + 1:
-            raise ValueError(f"{image_size} px needs {levels + 1} widths (one per resolution), got {len(widths)}")
+        widths = resolution_widths(image_size, widths)
         if num_classes < 1:
             raise ValueError(f"BigGAN's generator is class-conditional: num_classes must be >= 1, got {num_classes}")
         if latent_dim % (levels + 1):
@@ -171,9 +169,7 @@ class BigGANDiscriminator(nn.Module):
     ) -> None:
         super().__init__()
         _, levels = growth_plan(image_size)
-        widths = list(widths) if widths is not None else default_widths(image_size)
-        if len(widths) != levels + 1:
-            raise ValueError(f"{image_size} px needs {levels + 1} widths (one per resolution), got {len(widths)}")
+        widths = resolution_widths(image_size, widths)
         self.channels, self.image_size, self.num_classes = channels, image_size, num_classes
         sizes = [channels, *reversed(widths)]  # down to the start resolution, then one block that keeps it
         self.blocks = nn.ModuleList(

@@ -51,6 +51,15 @@ def growth_plan(image_size: int) -> tuple[int, int]:
         ) from None
 
 
+def resolution_widths(image_size: int, widths: list[int] | None) -> list[int]:
+    """One width per resolution, smallest first: ``widths`` checked against ``image_size``, or the defaults."""
+    needed = growth_plan(image_size)[1] + 1
+    widths = list(widths) if widths is not None else default_widths(image_size)
+    if len(widths) != needed:
+        raise ValueError(f"{image_size} px needs {needed} widths (one per resolution), got {len(widths)}")
+    return widths
+
+
 class EqualizedConv2d(nn.Module):
     """A convolution with an equalised learning rate: weight ~ N(0, 1), scaled by sqrt(2 / fan_in) at run time."""
 
@@ -148,9 +157,7 @@ class ProGANGenerator(nn.Module):
         super().__init__()
         self.latent_dim, self.channels, self.image_size = latent_dim, channels, image_size
         self.start, self.max_level = growth_plan(image_size)
-        widths = list(widths) if widths is not None else default_widths(image_size)
-        if len(widths) != self.max_level + 1:
-            raise ValueError(f"{image_size} px needs {self.max_level + 1} widths, got {len(widths)}")
+        widths = resolution_widths(image_size, widths)
         # the dense layer is a start x start "convolution" of a 1x1 latent: the paper's gain sqrt(2) / 4 at 4x4
         self.dense = EqualizedLinear(latent_dim, widths[0] * self.start**2, gain=2**0.5 / self.start)
         self.base = EqualizedConv2d(widths[0], widths[0], 3, padding=1)
@@ -196,9 +203,7 @@ class ProGANDiscriminator(nn.Module):
             raise ValueError(f"group_size must be >= 1, got {group_size}")
         self.channels, self.image_size, self.group_size = channels, image_size, group_size
         self.start, self.max_level = growth_plan(image_size)
-        widths = list(widths) if widths is not None else default_widths(image_size)
-        if len(widths) != self.max_level + 1:
-            raise ValueError(f"{image_size} px needs {self.max_level + 1} widths, got {len(widths)}")
+        widths = resolution_widths(image_size, widths)
         self.from_image = nn.ModuleList(EqualizedConv2d(channels, w, 1) for w in widths)
         # blocks[k] takes resolution k + 1 down to resolution k
         self.blocks = nn.ModuleList(DiscriminatorBlock(w_out, w_in) for w_in, w_out in zip(widths, widths[1:]))

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lightning_gans.nets.progan import EqualizedLinear, act, default_widths, growth_plan, pixel_norm
+from lightning_gans.nets.progan import EqualizedLinear, act, growth_plan, pixel_norm, resolution_widths
 
 ACTIVATION_GAIN = 2**0.5  # the official bias_act gain for leaky ReLU: keeps the activations' variance
 
@@ -157,9 +157,7 @@ class StyleGANGenerator(nn.Module):
             raise ValueError(f"w_avg_beta must lie in [0, 1), got {w_avg_beta}")
         self.latent_dim, self.w_dim, self.channels, self.image_size = latent_dim, w_dim, channels, image_size
         self.start, levels = growth_plan(image_size)
-        widths = list(widths) if widths is not None else default_widths(image_size)
-        if len(widths) != levels + 1:
-            raise ValueError(f"{image_size} px needs {levels + 1} widths (one per resolution), got {len(widths)}")
+        widths = resolution_widths(image_size, widths)
         self.mapping = MappingNetwork(latent_dim, w_dim, mapping_layers)
         self.const = nn.Parameter(torch.randn(widths[0], self.start, self.start))
         sides = [self.start * 2**level for level in range(levels + 1)]
