@@ -15,6 +15,9 @@ Protocol (VEEGAN / PacGAN):
   (0, 0.99)) on the shared MLP nets; hinge_sn_x10 is hinge_sn whose D first multiplies its input by 10 (no
   parameters: the Lipschitz bound spectral norm gives D becomes 10 instead of 1); hinge (no spectral norm)
   and gan_sn (non-saturating loss with spectral norm) tell the loss's part from spectral norm's;
+* ebgan_pt is EBGAN with the pulling-away term (weight 0.1, margin 10 on the mean squared reconstruction error):
+  D is an auto-encoder of the shared MLP layers (2 -> 3 x 128 ReLU -> code 2 -> 3 x 128 ReLU -> 2), so it has
+  twice the shared D's layers; its energy takes the logit's place;
 * diagnostics per run: the median norm of D's input gradient at 2500 real points (what bounds how sharply
   D can tell a sample 3 std off a mode from one on it) and the median distance of a sample to its nearest
   mode, in units of the mixture's std (high quality is <= 3).
@@ -82,10 +85,18 @@ class ScaledInput(nn.Module):
 
 def build_row(row: str, lr: float, ema_decay: float | None, r3gan_gamma: float) -> Any:
     """The model for a row. Every row shares nets, batch size and data; only the method differs."""
-    from lightning_gans.losses import HingeLoss, LeastSquaresLoss, MinimaxLoss, NonSaturatingLoss, WassersteinLoss
+    from lightning_gans.losses import (
+        EnergyMarginLoss,
+        HingeLoss,
+        LeastSquaresLoss,
+        MinimaxLoss,
+        NonSaturatingLoss,
+        WassersteinLoss,
+    )
     from lightning_gans.losses.relativistic import RelativisticPairingLoss
-    from lightning_gans.nets import MLPDiscriminator, MLPGenerator
+    from lightning_gans.nets import MLPAutoencoderDiscriminator, MLPDiscriminator, MLPGenerator
     from lightning_gans.regularisers import Regularisation
+    from lightning_gans.variants.ebgan import EBGAN
     from lightning_gans.variants.gan import GAN
     from lightning_gans.variants.unrolled import UnrolledGAN
 
@@ -112,15 +123,19 @@ def build_row(row: str, lr: float, ema_decay: float | None, r3gan_gamma: float) 
                   "g_optimizer": adam(lr, (0.0, 0.99)), "d_optimizer": adam(lr, (0.0, 0.99))},
         "pacgan4": {"loss": NonSaturatingLoss(), "pack": 4},
         "unrolled5": {"loss": NonSaturatingLoss()},
+        "ebgan_pt": {"loss": EnergyMarginLoss(margin=10.0)},
     }  # fmt: skip
     options = {"g_optimizer": fast, "d_optimizer": fast, "ema_decay": ema_decay, **settings[row]}
     if row == "unrolled5":
         return UnrolledGAN(generator, discriminator, unrolled_steps=5, **options)
+    if row == "ebgan_pt":  # the shared MLP layers as encoder, mirrored as decoder, a 2-value code
+        energy = MLPAutoencoderDiscriminator(in_shape=(2,), hidden=HIDDEN, code_dim=2)
+        return EBGAN(generator, energy, pulling_away_weight=0.1, **options)
     return GAN(generator, discriminator, **options)
 
 
 ROWS = ["gan_minimax", "gan", "wgan", "wgan_gp", "lsgan", "hinge_sn", "hinge_sn_x10", "hinge", "gan_sn", "pacgan4",
-        "unrolled5", "r3gan"]  # fmt: skip
+        "unrolled5", "r3gan", "ebgan_pt"]  # fmt: skip
 
 
 def diagnostics(

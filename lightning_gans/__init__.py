@@ -41,6 +41,10 @@ def list_feature_networks() -> list[str]:
     return registry.feature_networks.names()
 
 
+def list_text_encoders() -> list[str]:
+    return registry.text_encoders.names()
+
+
 def create_variant(name: str, **init_args: Any) -> Any:
     """Build a registered variant by name, e.g. ``create_variant("gan", n_critic=5)``."""
     return registry.variants.create(name, **init_args)
@@ -54,6 +58,7 @@ __all__ = [
     "list_feature_networks",
     "list_generators",
     "list_losses",
+    "list_text_encoders",
     "list_variants",
     "registry",
 ]

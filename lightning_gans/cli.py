@@ -15,6 +15,7 @@ import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from lightning_gans import registry
 from lightning_gans.errors import TRUST_HELP, RunFolderError
@@ -135,6 +136,15 @@ def sample_command(argv: Sequence[str]) -> int:
         "--label", type=int, default=None, help="class to draw, for conditional variants (default: each in turn)"
     )
     parser.add_argument(
+        "--text",
+        action="append",
+        default=None,
+        metavar="CAPTION",
+        help="a caption, for text-to-image models (gan_cls); repeat it for a row per caption (--nrow images each, "
+        "default 8). With two captions and --interpolate: rows of fixed noise going from the first caption's "
+        "embedding to the second's in --steps",
+    )
+    parser.add_argument(
         "--vary_latent",
         type=int,
         default=None,
@@ -165,8 +175,12 @@ def sample_command(argv: Sequence[str]) -> int:
             return label
         return torch.arange(args.rows).repeat_interleave(args.steps) % model.num_classes
 
+    if args.text is not None and not hasattr(model, "generate_text"):
+        parser.error(f"{type(model).__name__} does not take captions: --text is for text-to-image models (gan_cls)")
     try:
-        if args.style_mixing:
+        if args.text is not None:
+            samples, nrow, what = text_samples(model, args)
+        elif args.style_mixing:
             if args.truncation is not None and w_psi is None:
                 raise ValueError("style mixing truncates in W only: use --truncation_mode w")
             samples, nrow = style_mixing_grid(
@@ -214,6 +228,29 @@ def sample_command(argv: Sequence[str]) -> int:
         parser.error(f"{args.ckpt}: {error}")
     print(f"wrote {what} to {path}")
     return 0
+
+
+def text_samples(model: Any, args: argparse.Namespace) -> tuple[Any, int, str]:
+    """``sample --text``: a row per caption, or text interpolations (``--interpolate`` with two captions)."""
+    import torch
+
+    texts: list[str] = args.text
+    if args.interpolate:
+        if len(texts) != 2:
+            raise ValueError(f"--interpolate with --text goes between two captions; got {len(texts)}")
+        rng = torch.Generator().manual_seed(args.seed)
+        z = torch.randn(args.rows, model.latent_dim, generator=rng).repeat_interleave(args.steps, dim=0)
+        start, end = model.embed(texts)
+        weights = torch.linspace(0, 1, args.steps).repeat(args.rows)[:, None]
+        samples = model.generate_embedded(z, torch.lerp(start.expand(len(z), -1), end.expand(len(z), -1), weights))
+        return samples, args.steps, f"{args.rows} rows from {texts[0]!r} to {texts[1]!r} in {args.steps} steps"
+    if args.arithmetic or args.vary_latent is not None or args.style_mixing or args.truncation is not None:
+        raise ValueError("--text combines with --n, --nrow, --seed and --interpolate only")
+    nrow = args.nrow or 8
+    n = max(args.n, nrow) if len(texts) == 1 else nrow * len(texts)
+    captions = [texts[(i // nrow) % len(texts)] for i in range(n)]
+    z = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(args.seed))
+    return model.generate_text(z, captions), nrow, f"{n} samples for {len(texts)} caption(s), a row of {nrow} each"
 
 
 # -- translate -------------------------------------------------------------------------------------------

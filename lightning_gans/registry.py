@@ -289,9 +289,12 @@ feature_networks: Registry[Any] = Registry(
     "lightning_gans.feature_networks",
     "lightning_gans.metrics.features:FeatureNetwork",
 )
+text_encoders: Registry[Any] = Registry(
+    "text encoder", "text_encoders", "lightning_gans.text_encoders", "lightning_gans.text:TextEncoder"
+)
 
 REGISTRIES: dict[str, Registry[Any]] = {
-    r.plural: r for r in (variants, generators, discriminators, losses, datamodules, feature_networks)
+    r.plural: r for r in (variants, generators, discriminators, losses, datamodules, feature_networks, text_encoders)
 }
 
 

@@ -28,7 +28,14 @@ from lightning_gans.core.module import GenerativeModule, real_samples
 from lightning_gans.core.translation import TranslationModule
 from lightning_gans.losses.base import AdversarialLoss
 
-__all__ = ["check_datamodule", "check_discriminator", "check_generator", "check_loss", "check_variant"]
+__all__ = [
+    "check_datamodule",
+    "check_discriminator",
+    "check_generator",
+    "check_loss",
+    "check_text_encoder",
+    "check_variant",
+]
 
 
 def _finite(x: Tensor, what: str) -> None:
@@ -47,18 +54,21 @@ def _check_gradients(net: nn.Module, output: str) -> None:
 
 
 def check_generator(generator: nn.Module, inputs: Tensor | None = None, batch_size: int = 3) -> Tensor:
-    """A latent-space generator: an integer ``latent_dim``, optional ``num_classes``; ``forward(z)`` (or
-    ``forward(z, labels)``) gives ``batch_size`` finite samples, deterministic in eval mode, with gradients
-    to every trainable parameter (but those its ``unused_parameters()`` names, if it has that method: a
-    growing net's layers for other resolutions). An image-to-image generator is given its input images as
-    ``inputs``. Returns the samples (in eval mode)."""
+    """A latent-space generator: an integer ``latent_dim``, optional ``num_classes`` or ``text_dim``;
+    ``forward(z)`` (or ``forward(z, labels)``, or ``forward(z, caption_embeddings)``) gives ``batch_size`` finite
+    samples, deterministic in eval mode, with gradients to every trainable parameter (but those its
+    ``unused_parameters()`` names, if it has that method: a growing net's layers for other resolutions). An
+    image-to-image generator is given its input images as ``inputs``. Returns the samples (in eval mode)."""
     if inputs is None:
         latent_dim = getattr(generator, "latent_dim", None)
         assert isinstance(latent_dim, int) and latent_dim >= 1, "a generator has a positive int attribute latent_dim"
         num_classes = getattr(generator, "num_classes", 0)
         assert isinstance(num_classes, int) and num_classes >= 0, "num_classes, if any, is a non-negative int"
         z = torch.randn(batch_size, latent_dim)
+        text_dim = getattr(generator, "text_dim", 0)  # a text-to-image generator takes caption embeddings
         arguments = (z, torch.arange(batch_size) % num_classes) if num_classes else (z,)
+        if text_dim:
+            arguments = (z, torch.randn(batch_size, text_dim))
     else:
         batch_size, arguments = len(inputs), (inputs,)
     generator.train()
@@ -78,10 +88,12 @@ def check_generator(generator: nn.Module, inputs: Tensor | None = None, batch_si
 def check_discriminator(discriminator: nn.Module, samples: Tensor) -> Tensor:
     """One raw score per sample (or ``outputs`` per sample, or a map with ``score_map = True``), finite, with
     gradients to the input (gradient penalties and R1 need them) and to every trainable parameter (but those
-    its ``unused_parameters()`` names, as for generators)."""
+    its ``unused_parameters()`` names, as for generators). One with ``text_dim`` is given caption embeddings too."""
     discriminator.train()
     inputs = samples.detach().clone().requires_grad_(True)
-    scores = discriminator(inputs)
+    text_dim = getattr(discriminator, "text_dim", 0)  # a text-to-image D judges (image, caption embedding) pairs
+    text = torch.randn(len(inputs), text_dim, generator=torch.Generator().manual_seed(0)) if text_dim else None
+    scores = discriminator(inputs) if text is None else discriminator(inputs, text)
     assert isinstance(scores, Tensor), "a discriminator returns a tensor of raw scores"
     check_scores(scores, inputs, discriminator)
     _finite(scores, "the discriminator's scores")
@@ -121,6 +133,31 @@ def _first_batches(loaders: Any) -> list[Any]:
     if isinstance(loaders, dict):
         loaders = list(loaders.values())
     return [next(iter(loader)) for loader in (loaders if isinstance(loaders, (list, tuple)) else [loaders])]
+
+
+def check_text_encoder(encoder: nn.Module) -> Tensor:
+    """A ``lightning_gans.text.TextEncoder``: finite embeddings (N, ``embedding_dim``) of N captions, the same for
+    the same caption (in eval mode), different for different captions, with gradients to every trainable
+    parameter. Returns the eval-mode embeddings of three captions."""
+    from lightning_gans.text import TextEncoder
+
+    assert isinstance(encoder, TextEncoder), "a text encoder subclasses lightning_gans.text.TextEncoder"
+    captions = ["a dark wide pullover", "a light narrow sneaker", "a dark wide pullover"]
+    encoder.train()
+    embeddings = encoder(captions)
+    shape = getattr(embeddings, "shape", None)
+    assert shape == (3, encoder.embedding_dim), f"3 captions must give (3, {encoder.embedding_dim}) embeddings: {shape}"
+    _finite(embeddings, "the embeddings")
+    if any(p.requires_grad for p in encoder.parameters()):
+        embeddings.float().square().mean().backward()
+        _check_gradients(encoder, "embeddings")
+        encoder.zero_grad(set_to_none=True)
+    encoder.eval()
+    with torch.no_grad():
+        embeddings = encoder(captions)
+    assert torch.allclose(embeddings[0], embeddings[2]), "the same caption must give the same embedding in eval mode"
+    assert not torch.allclose(embeddings[0], embeddings[1]), "different captions must give different embeddings"
+    return embeddings
 
 
 def check_datamodule(make_datamodule: Callable[[], LightningDataModule]) -> list[Any]:

@@ -9,14 +9,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_images
+from conftest import tiny_captioned, tiny_images
 from lightning.pytorch import LightningDataModule, LightningModule
 
 from lightning_gans import registry
 from lightning_gans.core.translation import TranslationModule
 from lightning_gans.data.pairs import EdgesToImageDataModule, SuperResolutionDataModule, UnpairedClassesDataModule
 from lightning_gans.data.semi_supervised import SemiSupervisedDataModule
-from lightning_gans.testing import check_datamodule, check_discriminator, check_generator, check_loss, check_variant
+from lightning_gans.testing import (
+    check_datamodule,
+    check_discriminator,
+    check_generator,
+    check_loss,
+    check_text_encoder,
+    check_variant,
+)
 
 IMAGES = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
 
@@ -40,6 +47,11 @@ def test_every_loss_keeps_the_contract(name: str) -> None:
     check_loss(registry.losses.create(name))
 
 
+@pytest.mark.parametrize("name", registry.text_encoders.names())
+def test_every_text_encoder_keeps_the_contract(name: str) -> None:
+    check_text_encoder(registry.text_encoders.create(name))
+
+
 def variant_data(name: str) -> LightningDataModule:
     """Tiny data of the kind each variant trains on (the image-to-image ones need pairs of domains)."""
     wrapped = {
@@ -47,6 +59,7 @@ def variant_data(name: str) -> LightningDataModule:
         "srgan": lambda: SuperResolutionDataModule(tiny_images(batch_size=4), scale=2),
         "pix2pix": lambda: EdgesToImageDataModule(tiny_images(batch_size=4)),
         "sgan": lambda: SemiSupervisedDataModule(tiny_images(), labelled_per_class=2),
+        "gan_cls": tiny_captioned,
     }
     return wrapped.get(name, tiny_images)()
 
@@ -103,6 +116,17 @@ def image_folder(root: Path, classes: tuple[str, str] = ("a", "b")) -> str:
     return str(root)
 
 
+def caption_lines(root: Path) -> str:
+    """A JSON-lines captions file for every image under ``root``: two captions each."""
+    import json
+
+    lines = [json.dumps({"image": str(p.relative_to(root)), "captions": [f"picture {p.stem}", f"{p.parent.name} art"]})
+             for p in sorted(root.rglob("*.png"))]  # fmt: skip
+    path = root.parent / "captions.jsonl"
+    path.write_text("\n".join(lines))
+    return str(path)
+
+
 DATAMODULES: dict[str, Callable[[Path], LightningDataModule]] = {
     "fashion_mnist": lambda _: registry.datamodules.create("fashion_mnist", batch_size=8),
     "idx": lambda tmp: registry.datamodules.create("idx", root=mnist_folder(tmp, "idx"), batch_size=8),
@@ -132,6 +156,16 @@ DATAMODULES: dict[str, Callable[[Path], LightningDataModule]] = {
     ),  # fmt: skip
     "sample_photos": lambda _: registry.datamodules.create("sample_photos", patch_size=16, patches_per_photo=4),
     "stacked_mnist": lambda _: registry.datamodules.create("stacked_mnist", num_train=64, num_val=16, batch_size=8),
+    "fashion_mnist_captions": lambda _: registry.datamodules.create("fashion_mnist_captions", batch_size=8),
+    "image_captions": lambda tmp: registry.datamodules.create(
+        "image_captions",
+        root=image_folder(tmp / "captioned"),
+        captions=caption_lines(tmp / "captioned"),
+        image_size=16,
+        val_images=2,
+        batch_size=4,
+        num_workers=0,
+    ),  # fmt: skip
 }
 
 

@@ -104,4 +104,4 @@ def test_trainer_help_is_jsonargparse_s_own(capsys: pytest.CaptureFixture[str]) 
     assert "known subclasses" in logger_help and "registered" not in logger_help
     code, out = run_cli(["fit", "--model.help", "gan"], capsys)
     loss_help = out.split("\n  --model.loss LOSS", 1)[1].split("\n  --", 1)[0]
-    assert "registered losses: hinge" in " ".join(loss_help.split())
+    assert "registered losses: energy_margin, hinge" in " ".join(loss_help.split())

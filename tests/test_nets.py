@@ -51,6 +51,8 @@ def test_registered_generator_contract(name: str) -> None:
         inputs = torch.rand(4, generator.in_channels, side, side) * 2 - 1
     # a class-conditional generator (biggan) takes labels too
     arguments = (inputs, torch.arange(4) % generator.num_classes) if getattr(generator, "num_classes", 0) else (inputs,)
+    if getattr(generator, "text_dim", 0):  # a text-to-image generator (text_dcgan) takes caption embeddings
+        arguments = (inputs, torch.randn(4, generator.text_dim))
     out = generator(*arguments)
     assert out.shape == (4, *DEFAULT_SHAPE)
     assert torch.isfinite(out).all()
@@ -64,10 +66,11 @@ def test_registered_discriminator_contract(name: str) -> None:
     torch.manual_seed(0)
     discriminator = registry.discriminators.create(name)
     images = torch.rand(4, *DEFAULT_SHAPE) * 2 - 1
-    logits = discriminator(images)
+    arguments = (images, torch.randn(4, discriminator.text_dim)) if getattr(discriminator, "text_dim", 0) else (images,)
+    logits = discriminator(*arguments)
     assert logits.shape[0] == 4 and logits.dim() in (1, 3)
     assert torch.isfinite(logits).all()
-    assert_every_parameter_gets_a_gradient(discriminator, lambda: discriminator(images).square().mean())
+    assert_every_parameter_gets_a_gradient(discriminator, lambda: discriminator(*arguments).square().mean())
 
 
 @pytest.mark.parametrize("size", [28, 32, 64])

@@ -25,6 +25,7 @@ from torch.optim import SGD, Optimizer
 
 from lightning_gans import registry
 from lightning_gans.losses.gan import MinimaxLoss
+from lightning_gans.nets.ebgan import MLPAutoencoderDiscriminator
 from lightning_gans.nets.mlp import MLPDiscriminator, MLPGenerator
 from lightning_gans.nets.progan import ProGANDiscriminator, ProGANGenerator
 from lightning_gans.nets.stylegan import StyleGANGenerator
@@ -96,6 +97,7 @@ def test_every_gan_parameter_has_a_given_value_here() -> None:
 OWN_NETS: dict[str, Callable[[], dict[str, nn.Module]]] = {
     "progan": lambda: {"generator": ProGANGenerator(latent_dim=3), "discriminator": ProGANDiscriminator(channels=2)},
     "stylegan": lambda: {"generator": StyleGANGenerator(latent_dim=3)},
+    "ebgan": lambda: {"discriminator": MLPAutoencoderDiscriminator(in_shape=(2, 28, 28))},  # codes for its PT term
 }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import tiny_images
+from conftest import tiny_captioned, tiny_images
 from lightning.pytorch import LightningDataModule, Trainer, seed_everything
 from torch import Tensor
 
@@ -57,6 +57,8 @@ def build(name: str, loss: AdversarialLoss) -> tuple[Any, LightningDataModule]:
         return registry.variants.create(name, loss=loss), UnpairedClassesDataModule(
             tiny_images(n=80, batch_size=4), class_a=7, class_b=9
         )
+    if name == "gan_cls":
+        return registry.variants.create(name, loss=loss), tiny_captioned(n=24, batch_size=4)
     return registry.variants.create(name, loss=loss), tiny_images(n=24, batch_size=4)
 
 

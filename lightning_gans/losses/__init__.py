@@ -1,6 +1,7 @@
 """Adversarial losses: pure functions on discriminator outputs and the registered classes that pair them."""
 
 from lightning_gans.losses.base import AdversarialLoss
+from lightning_gans.losses.energy import EnergyMarginLoss
 from lightning_gans.losses.gan import (
     MinimaxLoss,
     NonSaturatingLoss,
@@ -31,6 +32,7 @@ from lightning_gans.losses.wasserstein import (
 
 __all__ = [
     "AdversarialLoss",
+    "EnergyMarginLoss",
     "HingeLoss",
     "LeastSquaresLoss",
     "MinimaxLoss",

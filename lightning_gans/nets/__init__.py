@@ -1,8 +1,9 @@
-"""Generators and discriminators: noise -> image (MLP, DCGAN, R3GAN, ProGAN, StyleGAN, BigGAN) and image -> image
-(U-Net, ResNet, SRResNet)."""
+"""Generators and discriminators: noise -> image (MLP, DCGAN, R3GAN, ProGAN, StyleGAN, BigGAN), image -> image
+(U-Net, ResNet, SRResNet), and the auto-encoder energies of EBGAN."""
 
 from lightning_gans.nets.biggan import BigGANDiscriminator, BigGANGenerator
 from lightning_gans.nets.dcgan import DCGANDiscriminator, DCGANEncoder, DCGANGenerator, dcgan_init
+from lightning_gans.nets.ebgan import ConvAutoencoderDiscriminator, MLPAutoencoderDiscriminator
 from lightning_gans.nets.mlp import MLPDiscriminator, MLPGenerator
 from lightning_gans.nets.patchgan import PatchGANDiscriminator
 from lightning_gans.nets.progan import ProGANDiscriminator, ProGANGenerator
@@ -15,9 +16,11 @@ from lightning_gans.nets.unet import UNetGenerator
 __all__ = [
     "BigGANDiscriminator",
     "BigGANGenerator",
+    "ConvAutoencoderDiscriminator",
     "DCGANDiscriminator",
     "DCGANEncoder",
     "DCGANGenerator",
+    "MLPAutoencoderDiscriminator",
     "MLPDiscriminator",
     "MLPGenerator",
     "PatchGANDiscriminator",

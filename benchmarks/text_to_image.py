@@ -1,0 +1,117 @@
+"""The text-to-image bars on Fashion-MNIST captions, for a trained ``gan_cls`` checkpoint.
+
+Train first (the recipe's data, or the full 60k set as below), then measure::
+
+    lightning-gans fit --config recipes/gan_cls_fashion_mnist.yaml \
+        --data.init_args.root /usr/share/datasets/fashion-mnist
+    python benchmarks/text_to_image.py --ckpt runs/gan_cls_fashion_mnist/checkpoints/last.ckpt \
+        --root /usr/share/datasets/fashion-mnist
+
+Protocol (``lightning_gans.metrics.captions``), EMA generator, seeded latents:
+* class agreement: one sample per validation caption (captions of the validation images, made with the
+  training images' terciles, as in training), judged by the shipped ``fashion_classifier``; bar >= 0.90;
+* attribute direction: for each of the 12 attribute words, 10 classes x ``--samples_per_class`` pairs (same
+  noise; "a dark pullover" against "a light pullover"); the share whose measured attribute moves as the word
+  says (ties count as failures); bar >= 0.90 for every word; and the same for the held-out combinations
+  (brightness and width words changed one at a time in "a dark wide pullover"-style captions that no training
+  caption had);
+* pictures: a row per caption (held-out combinations included) and text interpolations (fixed noise per row,
+  embeddings from one caption to another), written next to the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+from jsonargparse import CLI
+
+from lightning_gans.checkpoints import load_variant
+from lightning_gans.data.captions import ATTRIBUTE_WORDS, FASHION_NOUNS, HELD_OUT, FashionCaptionsDataModule, phrase
+from lightning_gans.images import save_samples
+from lightning_gans.metrics.captions import attribute_direction, class_agreement
+from lightning_gans.metrics.features import FashionClassifier
+
+BAR = 0.90
+INTERPOLATIONS = [("a dark pullover", "a pale pullover"), ("a slim dress", "a broad dress"),
+                  ("a sneaker", "an ankle boot"), ("a small bag", "a big bag")]  # fmt: skip
+
+
+def held_out_captions() -> list[str]:
+    captions = []
+    for label, noun in enumerate(FASHION_NOUNS):
+        brightness, width = HELD_OUT[label % len(HELD_OUT)]
+        words = [ATTRIBUTE_WORDS["brightness"][brightness][0], ATTRIBUTE_WORDS["width"][width][0]]
+        captions.append(phrase(noun, words, 0))
+    return captions
+
+
+def main(
+    ckpt: str | None = None,
+    root: str | None = None,
+    samples_per_class: int = 50,
+    seed: int = 0,
+    out: str = "benchmarks/results/text_to_image.json",
+    trust_checkpoint: bool = False,
+) -> None:
+    """Measure ``ckpt`` (a gan_cls checkpoint) against the caption bars; print the table and write ``out``."""
+    if ckpt is None:
+        raise SystemExit("give --ckpt: a gan_cls checkpoint")
+    started = time.perf_counter()
+    torch.set_num_threads(2)
+    model = load_variant(ckpt, trust=trust_checkpoint).eval()
+    data = FashionCaptionsDataModule(root=root)
+    data.setup()
+    assert data.val_set is not None
+    classifier = FashionClassifier().eval()
+    latent_dim = model.latent_dim
+    result = {
+        **class_agreement(model.generate_text, latent_dim, data.val_set.captions, data.val_set.targets, classifier,
+                          seed=seed),
+        **attribute_direction(model.generate_text, latent_dim, samples_per_class, seed=seed),
+    }  # fmt: skip
+    steps = int(getattr(model, "generator_steps", 0))
+    print(f"{ckpt}: {steps} generator steps\n")
+    print(f"{'check':<34}{'value':>8}  bar {BAR:.2f}")
+    for key, value in result.items():
+        if key.startswith("class_agreement/"):
+            continue
+        passed = "" if key.startswith("direction/") and key != "direction_min" and "held_out" not in key else (
+            "met" if value >= BAR else "missed")  # fmt: skip
+        print(f"{key:<34}{value:>8.3f}  {passed}")
+    per_class = " ".join(f"{FASHION_NOUNS[k]}={result[f'class_agreement/{k}']:.2f}" for k in range(10))
+    print(f"\nclass agreement per class: {per_class}")
+
+    folder = Path(out).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    captions = [*held_out_captions(), "a dark narrow dress", "a light wide dress", "a small sandal", "a large bag"]
+    z = torch.randn(8, latent_dim, generator=torch.Generator().manual_seed(seed))
+    rows = torch.cat([model.generate_text(z, caption) for caption in captions])
+    save_samples(rows, folder / "gan_cls_captions.png", nrow=8)
+    lines = []
+    for start, end in INTERPOLATIONS:
+        noise = torch.randn(1, latent_dim, generator=torch.Generator().manual_seed(seed)).expand(8, -1)
+        first, last = model.embed([start, end])
+        weights = torch.linspace(0, 1, 8)[:, None]
+        lines.append(model.generate_embedded(noise, torch.lerp(first.expand(8, -1), last.expand(8, -1), weights)))
+    save_samples(torch.cat(lines), folder / "gan_cls_text_interpolation.png", nrow=8)
+    protocol = {
+        "checkpoint": ckpt,
+        "generator_steps": steps,
+        "captions": "lightning_gans.data.captions (class terciles of the training images)",
+        "train_root": root or "the 9k shipped images",
+        "class_agreement": f"{len(data.val_set.captions)} validation captions, one sample each, fashion_classifier",
+        "attribute_direction": f"12 words x 10 classes x {samples_per_class} same-noise pairs, template 0",
+        "rows_png": [*captions],
+        "interpolations_png": INTERPOLATIONS,
+        "bar": BAR,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    Path(out).write_text(json.dumps({"protocol": protocol, "result": result}, indent=2))
+    print(f"\nwrote {out}, {folder / 'gan_cls_captions.png'} and {folder / 'gan_cls_text_interpolation.png'}")
+
+
+if __name__ == "__main__":
+    CLI(main)
