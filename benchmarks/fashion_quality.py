@@ -54,7 +54,10 @@ DCGAN_NETS = [
 ]
 # row -> (recipe, extra command-line options)
 RECIPES: dict[str, tuple[str, list[str]]] = {
-    **{name: (name, []) for name in ("dcgan", "gan", "wgan", "wgan_gp", "lsgan", "hinge_sn", "r3gan", "progan", "ebgan")},
+    **{
+        name: (name, [])
+        for name in ("dcgan", "gan", "wgan", "wgan_gp", "lsgan", "hinge_sn", "r3gan", "progan", "ebgan")
+    },
     "dcgan_diffaugment": ("dcgan", DIFFAUGMENT),
     "r3gan_diffaugment": ("r3gan", DIFFAUGMENT),
     "r3gan_dcgan_nets": ("r3gan", DCGAN_NETS),
