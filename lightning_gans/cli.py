@@ -235,6 +235,8 @@ def text_samples(model: Any, args: argparse.Namespace) -> tuple[Any, int, str]:
     import torch
 
     texts: list[str] = args.text
+    if args.arithmetic or args.vary_latent is not None or args.style_mixing or args.truncation is not None:
+        raise ValueError("--text combines with --n, --nrow, --seed and --interpolate only")
     if args.interpolate:
         if len(texts) != 2:
             raise ValueError(f"--interpolate with --text goes between two captions; got {len(texts)}")
@@ -244,8 +246,6 @@ def text_samples(model: Any, args: argparse.Namespace) -> tuple[Any, int, str]:
         weights = torch.linspace(0, 1, args.steps).repeat(args.rows)[:, None]
         samples = model.generate_embedded(z, torch.lerp(start.expand(len(z), -1), end.expand(len(z), -1), weights))
         return samples, args.steps, f"{args.rows} rows from {texts[0]!r} to {texts[1]!r} in {args.steps} steps"
-    if args.arithmetic or args.vary_latent is not None or args.style_mixing or args.truncation is not None:
-        raise ValueError("--text combines with --n, --nrow, --seed and --interpolate only")
     nrow = args.nrow or 8
     n = max(args.n, nrow) if len(texts) == 1 else nrow * len(texts)
     captions = [texts[(i // nrow) % len(texts)] for i in range(n)]
