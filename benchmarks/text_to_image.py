@@ -96,12 +96,8 @@ def main(
     z = torch.randn(8, latent_dim, generator=torch.Generator().manual_seed(seed))
     rows = torch.cat([model.generate_text(z, caption) for caption in captions])
     save_samples(rows, folder / "gan_cls_captions.png", nrow=8)
-    lines = []
-    for start, end in INTERPOLATIONS:
-        noise = torch.randn(1, latent_dim, generator=torch.Generator().manual_seed(seed)).expand(8, -1)
-        first, last = model.embed([start, end])
-        weights = torch.linspace(0, 1, 8)[:, None]
-        lines.append(model.generate_embedded(noise, torch.lerp(first.expand(8, -1), last.expand(8, -1), weights)))
+    noise = torch.randn(1, latent_dim, generator=torch.Generator().manual_seed(seed))
+    lines = [model.interpolate_text(noise, start, end, 8) for start, end in INTERPOLATIONS]
     save_samples(torch.cat(lines), folder / "gan_cls_text_interpolation.png", nrow=8)
     protocol = {
         "checkpoint": ckpt,

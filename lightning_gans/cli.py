@@ -240,11 +240,8 @@ def text_samples(model: Any, args: argparse.Namespace) -> tuple[Any, int, str]:
     if args.interpolate:
         if len(texts) != 2:
             raise ValueError(f"--interpolate with --text goes between two captions; got {len(texts)}")
-        rng = torch.Generator().manual_seed(args.seed)
-        z = torch.randn(args.rows, model.latent_dim, generator=rng).repeat_interleave(args.steps, dim=0)
-        start, end = model.embed(texts)
-        weights = torch.linspace(0, 1, args.steps).repeat(args.rows)[:, None]
-        samples = model.generate_embedded(z, torch.lerp(start.expand(len(z), -1), end.expand(len(z), -1), weights))
+        z = torch.randn(args.rows, model.latent_dim, generator=torch.Generator().manual_seed(args.seed))
+        samples = model.interpolate_text(z, texts[0], texts[1], args.steps)
         return samples, args.steps, f"{args.rows} rows from {texts[0]!r} to {texts[1]!r} in {args.steps} steps"
     nrow = args.nrow or 8
     n = max(args.n, nrow) if len(texts) == 1 else nrow * len(texts)

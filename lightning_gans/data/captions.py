@@ -44,6 +44,7 @@ from torch.utils.data import Dataset
 
 from lightning_gans.data.base import GANDataModule
 from lightning_gans.data.idx import FashionMNISTDataModule, to_model_range
+from lightning_gans.data.pairs import image_files
 from lightning_gans.data.vision import image_transform
 
 FASHION_NOUNS = ("t-shirt", "pair of trousers", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
@@ -66,12 +67,13 @@ def measure_attributes(images: Tensor) -> dict[str, Tensor]:
     module docstring: what captions describe and what the text-to-image bars measure on generated images."""
     x = ((images.float() + 1) / 2).clamp(0, 1).flatten(1, 2)  # (N, H, W)
     garment = x > GARMENT_THRESHOLD
-    mass = (x * garment).sum(1)  # intensity per column (N, W)
+    intensity = x * garment
+    mass = intensity.sum(1)  # intensity per column (N, W)
     columns = torch.arange(x.shape[-1], dtype=x.dtype, device=x.device)
     total = mass.sum(1).clamp_min(1e-6)
     centre = (mass * columns).sum(1) / total
     return {
-        "brightness": (x * garment).flatten(1).sum(1) / garment.flatten(1).sum(1).clamp_min(1),
+        "brightness": intensity.flatten(1).sum(1) / garment.flatten(1).sum(1).clamp_min(1),
         "width": ((mass * (columns - centre[:, None]).square()).sum(1) / total).sqrt(),
         "fill": garment.flatten(1).float().mean(1),
     }
@@ -175,8 +177,10 @@ class FashionCaptionsDataModule(FashionMNISTDataModule):
         self.terciles = class_terciles(train_images, train_y)
         train_captions = fashion_captions(train_images, train_y, self.terciles, self.caption_seed, self.hold_out)
         val_captions = fashion_captions(val_images, val_y, self.terciles, self.caption_seed + 1, hold_out=False)
-        self.train_set = CaptionedImages(to_model_range(train_x, self.image_size), train_captions, train_y)
-        self.val_set = CaptionedImages(to_model_range(val_x, self.image_size), val_captions, val_y)
+        if self.image_size != 28:  # captions are measured at 28x28; the model may want another size
+            train_images, val_images = to_model_range(train_x, self.image_size), to_model_range(val_x, self.image_size)
+        self.train_set = CaptionedImages(train_images, train_captions, train_y)
+        self.val_set = CaptionedImages(val_images, val_captions, val_y)
 
 
 def read_captions(captions: Path, images: list[Path], root: Path) -> list[list[str]]:
@@ -225,9 +229,6 @@ class CaptionFolder(Dataset):
             return self.transform(image.convert("RGB" if self.channels == 3 else "L")), caption, -1
 
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-
-
 class ImageCaptionsDataModule(GANDataModule):
     """A folder of images with captions (see the module docstring), for text-to-image training on your own data.
 
@@ -260,7 +261,7 @@ class ImageCaptionsDataModule(GANDataModule):
         root = Path(self.root)
         if not root.is_dir():
             raise FileNotFoundError(f"image folder {self.root!r} does not exist (data.init_args.root)")
-        images = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        images = list(image_files(root).values())
         if len(images) <= self.val_images:
             raise ValueError(f"{self.root!r} holds {len(images)} images: need more than val_images={self.val_images}")
         texts = read_captions(Path(self.captions), images, root)

@@ -35,6 +35,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor
 from torch.optim import Optimizer
 
+from lightning_gans.core.guards import check_same_sample_shape
 from lightning_gans.core.module import GANModule, adam_2e4_beta05, evaluating, first_training_batch
 from lightning_gans.core.parts import Discriminator, Generator
 from lightning_gans.losses.base import AdversarialLoss, real_logits_if_relativistic
@@ -184,6 +185,14 @@ class GANCLS(GANModule):
         with evaluating(self.sampling_generator) as net:
             return net(z.to(self.device), embeddings.to(self.device))  # type: ignore[no-any-return]
 
+    def interpolate_text(self, z: Tensor, first: str, last: str, steps: int) -> Tensor:
+        """For each latent, ``steps`` samples whose caption embedding goes from ``first``'s to ``last``'s (GAN-INT's
+        interpolation at sampling time): ``(len(z) * steps, ...)``, a row per latent."""
+        start, end = self.embed([first, last])
+        weights = torch.linspace(0, 1, steps).repeat(len(z))[:, None].to(start.device)
+        between = torch.lerp(start.expand(len(weights), -1), end.expand(len(weights), -1), weights)
+        return self.generate_embedded(z.repeat_interleave(steps, dim=0), between)
+
     def generate_text(self, z: Tensor, captions: Sequence[str]) -> Tensor:
         """Samples for latents and one caption each (or one caption for all)."""
         if isinstance(captions, str):
@@ -205,9 +214,7 @@ class GANCLS(GANModule):
         captions = captions_of(batch)
         real = batch[0][:2]
         made = self.generate_text(torch.randn(len(real), self.latent_dim), captions[: len(real)])
-        if made.shape[1:] != real.shape[1:]:
-            raise ValueError(f"the generator makes {tuple(made.shape[1:])} samples but the data are "
-                             f"{tuple(real.shape[1:])}: set its channels/image_size to the data's")  # fmt: skip
+        check_same_sample_shape(made, real, self.generator)
 
     def on_fit_start(self) -> None:
         super().on_fit_start()
