@@ -1,5 +1,5 @@
 """Developer sessions: `nox -s tests`, `nox -s tests_minimum`, `nox -s lint`, `nox -s typecheck`, `nox -s plugins`,
-`nox -s train`.
+`nox -s train`, `nox -s demo_screenshot`.
 
 Every session installs torch and torchvision as a matching pair from PyPI first, with `--isolated` so
 that a machine-wide pip configuration pointing at another torch build (e.g. a CPU-only wheel that PyPI's
@@ -106,3 +106,20 @@ def train(session: nox.Session) -> None:
     """The default recipe: DCGAN on the shipped Fashion-MNIST (about 5 minutes on 2 CPU cores)."""
     install_project(session)
     session.run("lightning-gans", "fit", "--config", "recipes/dcgan_fashion_mnist.yaml", *session.posargs)
+
+
+@nox.session(python="3.11")
+def demo_screenshot(session: nox.Session) -> None:
+    """The README's screenshot of `lightning-gans demo`: the page on localhost in a headless Chromium.
+
+    Give the model after `--`: `nox -s demo_screenshot -- --ckpt RUN/checkpoints/last.ckpt` (or an exported folder;
+    add `--caption '...'` for a text-to-image model). Uses Debian's /usr/bin/chromium when installed (`apt-get
+    install chromium`), else playwright's own Chromium, downloaded here.
+    """
+    install_project(session, "demo")
+    session.install("--isolated", "playwright>=1.40")
+    if not any(arg.startswith("--ckpt") for arg in session.posargs):
+        session.error("give the model: nox -s demo_screenshot -- --ckpt RUN/checkpoints/last.ckpt")
+    if not session.run("which", "chromium", external=True, success_codes=[0, 1], silent=True):
+        session.run("playwright", "install", "chromium")
+    session.run("python", "benchmarks/demo_screenshot.py", *session.posargs)

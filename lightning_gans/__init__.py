@@ -50,9 +50,19 @@ def create_variant(name: str, **init_args: Any) -> Any:
     return registry.variants.create(name, **init_args)
 
 
+def from_pretrained(source: str, revision: str | None = None, map_location: str = "cpu") -> Any:
+    """The trained generator in a folder written by ``lightning-gans export`` (or ``save_pretrained``), or in a
+    Hugging Face Hub model repo of one (``"owner/name"``): ``lightning_gans.pretrained.from_pretrained``, imported
+    only now (it needs torch and huggingface_hub)."""
+    from lightning_gans.pretrained import from_pretrained as load
+
+    return load(source, revision=revision, map_location=map_location)
+
+
 __all__ = [
     "__version__",
     "create_variant",
+    "from_pretrained",
     "list_datamodules",
     "list_discriminators",
     "list_feature_networks",

@@ -19,21 +19,37 @@ import pickle
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.optim import Optimizer
 
 from lightning_gans import registry
 from lightning_gans.core.guards import non_finite_parameters
-from lightning_gans.core.module import GenerativeModule, TrainingModule
+from lightning_gans.core.module import GenerativeModule, LatentSampling, TrainingModule
 from lightning_gans.core.translation import TranslationModule
 from lightning_gans.errors import TRUST_HINT, UntrustedCheckpointError
+
+if TYPE_CHECKING:
+    from lightning_gans.pretrained import PretrainedTranslator
 
 # what LightningCLI stores as the checkpoint's instantiator; Lightning imports and calls this path
 LIGHTNING_CLI_INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"
 TRUSTED_MODULES = ("torch.optim.",)  # optimisers and learning-rate schedulers, named by class_path in configs
-_IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+# a Hugging Face Hub model id: "owner/name", without a file suffix (a missing local file stays "not found")
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+CHECKPOINT_SUFFIXES = (".ckpt", ".pt", ".pth", ".safetensors", ".json", ".yaml")
+
+
+def is_pretrained_source(source: str | Path) -> bool:
+    """Whether ``source`` names an exported generator folder or a Hub model id (``lightning_gans.pretrained``)
+    rather than a checkpoint file."""
+    path = Path(source)
+    if path.is_dir():
+        return True
+    text = str(source)
+    return not path.exists() and HUB_ID.match(text) is not None and not text.endswith(CHECKPOINT_SUFFIXES)
 
 
 def read_checkpoint(path: str | Path, trust: bool = False) -> dict[str, Any]:
@@ -89,7 +105,7 @@ def _import_paths(value: Any, where: str) -> Iterator[tuple[str, str]]:
     elif isinstance(value, (list, tuple)):
         for i, child in enumerate(value):
             yield from _import_paths(child, f"{where}[{i}]")
-    elif isinstance(value, str) and _IMPORT_PATH.match(value):
+    elif isinstance(value, str) and IMPORT_PATH.match(value):
         yield where, value
 
 
@@ -171,8 +187,18 @@ def load_module(path: str | Path, map_location: str = "cpu", trust: bool = False
     return model.eval()
 
 
-def load_variant(path: str | Path, map_location: str = "cpu", trust: bool = False) -> GenerativeModule:
-    """The generative variant (one that samples) saved in ``path``, in eval mode."""
+def load_variant(path: str | Path, map_location: str = "cpu", trust: bool = False) -> LatentSampling:
+    """The generative variant (one that samples) saved in ``path``, in eval mode; or the generator of an exported
+    folder or Hub model repo (``lightning_gans.pretrained``), which is never unpickled."""
+    if is_pretrained_source(path):
+        from lightning_gans.pretrained import PretrainedGenerator, from_pretrained
+
+        pretrained = from_pretrained(path, map_location=map_location)
+        if not isinstance(pretrained, PretrainedGenerator):
+            raise TypeError(
+                f"{path} holds an image-to-image generator: `lightning-gans translate --ckpt {path}` applies it"
+            )
+        return pretrained
     model = load_module(path, map_location, trust)
     if isinstance(model, TranslationModule):
         raise TypeError(
@@ -185,8 +211,18 @@ def load_variant(path: str | Path, map_location: str = "cpu", trust: bool = Fals
     return model
 
 
-def load_translation(path: str | Path, map_location: str = "cpu", trust: bool = False) -> TranslationModule:
-    """The image-to-image variant (pix2pix, cyclegan, srgan, ...) saved in ``path``, in eval mode."""
+def load_translation(
+    path: str | Path, map_location: str = "cpu", trust: bool = False
+) -> TranslationModule | PretrainedTranslator:
+    """The image-to-image variant (pix2pix, cyclegan, srgan, ...) saved in ``path``, in eval mode; or the
+    generator of an exported folder or Hub model repo."""
+    if is_pretrained_source(path):
+        from lightning_gans.pretrained import PretrainedTranslator, from_pretrained
+
+        pretrained = from_pretrained(path, map_location=map_location)
+        if not isinstance(pretrained, PretrainedTranslator):
+            raise TypeError(f"{path} holds a generator that samples, not one that translates images")
+        return pretrained
     model = load_module(path, map_location, trust)
     if not isinstance(model, TranslationModule):
         raise TypeError(f"{type(model).__name__} is not an image-to-image variant (it has no translate)")

@@ -15,12 +15,16 @@ import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from lightning_gans import registry
 from lightning_gans.errors import TRUST_HELP, RunFolderError
 
 DEBUG_ENV = "LIGHTNING_GANS_DEBUG"
+CKPT_HELP = (
+    "a checkpoint written by `lightning-gans fit`, or a generator folder written by `lightning-gans export` (or "
+    "save_pretrained), or the Hugging Face Hub id of one (owner/name)"
+)
 
 
 # -- list ------------------------------------------------------------------------------------------------
@@ -72,6 +76,7 @@ def sample_command(argv: Sequence[str]) -> int:
     from lightning_gans.images import save_samples
     from lightning_gans.sampling import (
         arithmetic_latents,
+        compile_for_sampling,
         interpolation_latents,
         latent_sweep,
         style_mixing_grid,
@@ -84,8 +89,13 @@ def sample_command(argv: Sequence[str]) -> int:
         description="Write samples from a checkpoint: a grid, truncated samples, interpolations, latent arithmetic or "
         "style mixing.",
     )
-    parser.add_argument("--ckpt", required=True, help="a checkpoint written by `lightning-gans fit`")
+    parser.add_argument("--ckpt", required=True, help=CKPT_HELP)
     parser.add_argument("--trust_checkpoint", action="store_true", help=TRUST_HELP)
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the generator first (the first batch compiles; pays off for many or large batches)",
+    )
     parser.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
     parser.add_argument("--out", default="samples.png", help="PNG to write (default samples.png)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
@@ -168,6 +178,8 @@ def sample_command(argv: Sequence[str]) -> int:
         raise
     except (FileNotFoundError, ValueError, TypeError) as error:
         parser.error(str(error))
+    if args.compile:
+        compile_for_sampling(model.sampling_generator)
 
     def row_labels(label: int | None) -> torch.Tensor | int | None:
         """Rows of a conditional model's grid keep one class each: row r gets class r mod num_classes."""
@@ -258,12 +270,13 @@ def translate_command(argv: Sequence[str]) -> int:
     from lightning_gans.data.pairs import image_files
     from lightning_gans.data.vision import image_transform
     from lightning_gans.images import save_picture, to_uint8
+    from lightning_gans.sampling import compile_for_sampling
 
     parser = argparse.ArgumentParser(
         prog="lightning-gans translate",
         description="Apply an image-to-image checkpoint (pix2pix, cyclegan, srgan) to an image or a folder of them.",
     )
-    parser.add_argument("--ckpt", required=True, help="a checkpoint written by `lightning-gans fit`")
+    parser.add_argument("--ckpt", required=True, help=CKPT_HELP)
     parser.add_argument("--input", required=True, help="an image file, or a folder searched recursively")
     parser.add_argument(
         "--out", default="translated", help="folder for the PNGs, same relative names (default translated)"
@@ -275,6 +288,11 @@ def translate_command(argv: Sequence[str]) -> int:
         help="resize (short side) and centre-crop to this first (default: as is)",
     )
     parser.add_argument("--reverse", action="store_true", help="translate B -> A (CycleGAN's second generator)")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the generator first (the first batch compiles; pays off for many or large batches)",
+    )
     parser.add_argument("--trust_checkpoint", action="store_true", help=TRUST_HELP)
     args = parser.parse_args(argv)
     try:
@@ -283,10 +301,12 @@ def translate_command(argv: Sequence[str]) -> int:
         raise
     except (FileNotFoundError, ValueError, TypeError) as error:
         parser.error(str(error))
-    translate = getattr(model, "translate_back", None) if args.reverse else model.translate
-    if translate is None:
-        parser.error(f"{type(model).__name__} translates one way only: drop --reverse")
     generator = getattr(model, "generator_ba", None) if args.reverse else model.generator
+    if generator is None:
+        parser.error(f"{args.ckpt} translates one way only: drop --reverse")
+    if args.compile:
+        compile_for_sampling(generator)
+    translate = cast(Any, model).translate_back if args.reverse else model.translate
     transform = image_transform(args.image_size, getattr(generator, "in_channels", 3))
     source = Path(args.input)
     try:
@@ -303,7 +323,7 @@ def translate_command(argv: Sequence[str]) -> int:
     return 0
 
 
-USAGE = """usage: lightning-gans {fit,validate,test,predict,list,sample,translate,evaluate} ...
+USAGE = """usage: lightning-gans {fit,validate,test,predict,list,sample,translate,evaluate,export,demo} ...
 
   fit --config recipes/NAME.yaml      train (LightningCLI; also validate, test, --print_config)
   list [KIND] [--check]               registered variants, generators, discriminators, losses, datamodules,
@@ -317,6 +337,10 @@ USAGE = """usage: lightning-gans {fit,validate,test,predict,list,sample,translat
                                       images (also --reverse for CycleGAN's B -> A, --image_size)
   evaluate --ckpt FILE --metrics fid,kid,is,prdc,classes,knn,birthday
                                       sample-quality table and JSON with its protocol
+  export --ckpt FILE --out DIR        the generator as a folder to share: model.safetensors, config.json and a
+                                      model card with its metrics (also --format onnx, --push_to_hub ID);
+                                      sample, evaluate, translate and demo take the folder or Hub id as --ckpt
+  demo --ckpt FILE_OR_DIR             a local web page to explore a generator (pip install lightning-gans[demo])
 
 `lightning-gans COMMAND --help` describes each command.
 """
@@ -360,6 +384,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from lightning_gans.evaluate import evaluate_command
 
             return evaluate_command(args[1:])
+        if args[0] == "export":
+            from lightning_gans.export import export_command
+
+            return export_command(args[1:])
+        if args[0] == "demo":
+            from lightning_gans.demo import demo_command
+
+            return demo_command(args[1:])
         from lightning_gans.lightning_cli import run_lightning_cli  # torch and Lightning: only for these commands
 
         run_lightning_cli(args)

@@ -19,7 +19,7 @@ from lightning.pytorch import LightningDataModule
 
 from lightning_gans import registry
 from lightning_gans.checkpoints import check_imports, load_variant
-from lightning_gans.core.module import GenerativeModule
+from lightning_gans.core.module import LatentSampling
 from lightning_gans.errors import TRUST_HELP
 from lightning_gans.images import save_picture
 from lightning_gans.metrics.evaluation import (
@@ -86,7 +86,7 @@ def split_of(datamodule: LightningDataModule, split: str) -> Any:
 
 
 def evaluate_checkpoint(
-    model: GenerativeModule,
+    model: LatentSampling,
     datamodule: LightningDataModule,
     metrics: str | Sequence[str],
     feature_network: FeatureNetwork | str = "fashion_classifier",
@@ -166,7 +166,9 @@ def evaluate_command(argv: Sequence[str]) -> int:
         description="Sample-quality metrics of a checkpoint: prints a table and writes JSON with the protocol.",
         epilog="metrics: " + "; ".join(f"{k}: {v}" for k, v in {**METRICS, **DATA_METRICS}.items()),
     )
-    parser.add_argument("--ckpt", required=True, help="a checkpoint written by `lightning-gans fit`")
+    parser.add_argument(
+        "--ckpt", required=True, help="a checkpoint written by `lightning-gans fit`, or an exported folder or Hub id"
+    )
     parser.add_argument("--trust_checkpoint", action="store_true", help=TRUST_HELP)
     parser.add_argument(
         "--metrics",
@@ -195,8 +197,13 @@ def evaluate_command(argv: Sequence[str]) -> int:
         if min(args.n_fake, args.n_real) < fewest:
             raise ValueError(f"--metrics {','.join(names)} need --n_fake and --n_real of at least {fewest}")
         network = build_feature_network(args.feature_network)
-        config = Path(args.config) if args.config else run_config_of(Path(args.ckpt))
-        datamodule = datamodule_from(config, args.data, args.data_root, trust=args.trust_checkpoint)
+        exported_data = (getattr(model, "config", None) or {}).get("training", {}).get("data")
+        if exported_data and args.config is None and args.data is None:  # an exported folder names its data
+            check_imports({"data": exported_data}, args.ckpt)
+            datamodule = build_datamodule(exported_data, args.data_root)
+        else:
+            config = Path(args.config) if args.config else run_config_of(Path(args.ckpt))
+            datamodule = datamodule_from(config, args.data, args.data_root, trust=args.trust_checkpoint)
     except registry.RegistryError:  # a WrongBaseClassError is a TypeError too: it goes to report()
         raise
     except (FileNotFoundError, ValueError, TypeError, FeatureNetworkUnavailable) as error:

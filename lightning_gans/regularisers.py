@@ -15,6 +15,10 @@ The gradient penalties take their input gradient in float32 with autocast switch
 the squared gradient norm overflows or rounds to garbage: StudioGAN #175 went NaN around step 1500, and
 PyTorch #25081 covers the same problem. The float32 island avoids the scale-then-unscale dance. The penalty's
 own parameter gradients then flow through ``manual_backward``, which the grad scaler scales like any loss.
+
+The gradient penalties differentiate D twice (``create_graph=True``), which a ``torch.compile``d forward does not
+support ("torch.compile with aot_autograd does not currently support double backward"). They therefore call D
+through ``uncompiled``: with ``CompileNets`` the ordinary D steps run compiled, the penalties eagerly.
 """
 
 from __future__ import annotations
@@ -36,6 +40,27 @@ def _float32_island(x: Tensor) -> torch.autocast:
 Critic = Callable[[Tensor], Tensor]  # D, or one head of it: what the gradient penalties differentiate
 
 
+def uncompiled(critic: Critic) -> Critic:
+    """``critic`` run eagerly even where it, or a net it calls, was compiled (``nn.Module.compile``, as
+    ``CompileNets`` does, or ``torch.compile``): for double backward, which compiled graphs do not support.
+
+    A critic may be D itself or a function that calls D (ACGAN's source head, a lambda adding labels), so
+    bypassing D's ``_compiled_call_impl`` would not reach every case: torch's ``force_eager`` stance does, for
+    the duration of the call (the compiled code and its caches stay for the next compiled call).
+    ``torch.compiler.disable`` would not do: a compiled module called inside a disabled function still runs its
+    compiled graph. Without any compiled net this only costs setting the stance twice.
+    """
+
+    if not hasattr(torch.compiler, "set_stance"):  # torch < 2.6, where CompileNets refuses to run: nothing compiled
+        return critic
+
+    def eager(x: Tensor) -> Tensor:
+        with torch.compiler.set_stance("force_eager"):
+            return critic(x)
+
+    return eager
+
+
 def gradient_penalty(
     discriminator: Critic, real: Tensor, fake: Tensor, generator: torch.Generator | None = None
 ) -> Tensor:
@@ -44,7 +69,9 @@ def gradient_penalty(
     alpha = torch.rand(shape, device=real.device, generator=generator)
     with _float32_island(real):
         x_hat = (alpha * real.detach().float() + (1 - alpha) * fake.detach().float()).requires_grad_(True)
-        (grad,) = torch.autograd.grad(discriminator(x_hat).float().sum(), x_hat, create_graph=True)
+        # uncompiled: a compiled D cannot be differentiated twice (see the module docstring)
+        scores = uncompiled(discriminator)(x_hat)
+        (grad,) = torch.autograd.grad(scores.float().sum(), x_hat, create_graph=True)
         return (grad.flatten(1).norm(2, dim=1) - 1.0).square().mean()
 
 
@@ -52,7 +79,8 @@ def squared_gradient_norm(discriminator: Critic, samples: Tensor) -> Tensor:
     """E[||grad_x D(x)||^2] over ``samples``; differentiable in D's parameters."""
     with _float32_island(samples):
         x = samples.detach().float().requires_grad_(True)
-        (grad,) = torch.autograd.grad(discriminator(x).float().sum(), x, create_graph=True)
+        scores = uncompiled(discriminator)(x)  # a compiled D cannot be differentiated twice
+        (grad,) = torch.autograd.grad(scores.float().sum(), x, create_graph=True)
         return grad.flatten(1).square().sum(dim=1).mean()
 
 

@@ -1,4 +1,5 @@
-"""Latent-space tools: truncation, interpolation grids, latent vector arithmetic and style mixing.
+"""Latent-space tools: truncation, interpolation grids, latent vector arithmetic and style mixing; and
+``compile_for_sampling``, the ``sample`` command's ``--compile``.
 
 Most functions return latents; ``GANModule.generate`` turns them into samples. All are seeded, so a grid
 can be reproduced and its latents referred to by index. Truncation comes in three kinds (README
@@ -200,3 +201,24 @@ def style_mixing_grid(
     blank = torch.ones_like(column_images[:1])  # white in the models' [-1, 1] range
     body = [torch.cat([row_images[r : r + 1], mixed_images[r * columns : (r + 1) * columns]]) for r in range(rows)]
     return torch.cat([blank, column_images, *body]), columns + 1
+
+
+def compile_for_sampling(
+    net: nn.Module, mode: str | None = None, dynamic: bool | None = None, backend: str = "inductor"
+) -> nn.Module:
+    """``net`` compiled in place with ``torch.compile`` (``nn.Module.compile``) for drawing samples, and returned.
+
+    Pass the net that sampling calls (``model.sampling_generator``: the EMA generator when there is one, or
+    ``model.generator`` for translation): ``generate``, ``sample`` and ``translate`` then run its compiled
+    forward. The first call compiles (tens of seconds with inductor on a CPU; a new batch size or truncation
+    setting can recompile once); it pays off over many or large batches. Parameter names and ``state_dict``
+    keys stay unchanged. Only ``net(...)`` is compiled, not other methods: style mixing calls ``styles`` and
+    ``synthesis`` directly and stays eager. ``mode``, ``dynamic`` and ``backend`` are ``torch.compile``'s
+    (``lightning_gans.callbacks.CompileNets`` explains them); a mode or backend torch does not know raises
+    ``ValueError`` here, before any sample is drawn.
+    """
+    try:
+        net.compile(backend=backend, mode=mode, dynamic=dynamic)
+    except RuntimeError as error:  # dynamo's InvalidBackend and inductor's unknown mode are RuntimeErrors
+        raise ValueError(f"torch.compile refuses backend={backend!r}, mode={mode!r}: {error}") from error
+    return net

@@ -123,7 +123,9 @@ def test_console_script_is_installed() -> None:
     assert script.is_file(), f"no console script at {script}: install the project (pip install -e .)"
     shown = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
-    assert "usage: lightning-gans {fit,validate,test,predict,list,sample,translate,evaluate}" in shown.stdout
+    assert (
+        "usage: lightning-gans {fit,validate,test,predict,list,sample,translate,evaluate,export,demo}" in shown.stdout
+    )
     listed = subprocess.run([str(script), "list"], capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0, listed.stderr
     rows = [line.split() for line in listed.stdout.splitlines()]

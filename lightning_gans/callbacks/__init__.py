@@ -2,6 +2,7 @@
 
 from lightning_gans.callbacks.budget import CPUBudget
 from lightning_gans.callbacks.checkpoint import LastCheckpoint
+from lightning_gans.callbacks.compile import CompileNets
 from lightning_gans.callbacks.modes import ModeCoverageCallback
 from lightning_gans.callbacks.probe import LinearProbe
 from lightning_gans.callbacks.quality import SampleQualityCallback
@@ -10,6 +11,7 @@ from lightning_gans.callbacks.translation import TranslatedClassAccuracy
 
 __all__ = [
     "CPUBudget",
+    "CompileNets",
     "LastCheckpoint",
     "LinearProbe",
     "ModeCoverageCallback",

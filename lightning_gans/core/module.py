@@ -137,6 +137,61 @@ def _is_plain(value: Any) -> bool:
     return False
 
 
+class LatentSampling:
+    """Sampling from a generator of a latent space, optionally class-conditional: what a training module
+    (``GenerativeModule``) and an exported generator (``lightning_gans.pretrained.PretrainedGenerator``) share,
+    so that ``sample``, ``evaluate`` and the demo take either. Needs ``latent_dim``, ``num_classes``, ``device``
+    and ``sampling_generator``."""
+
+    latent_dim: int
+    num_classes: int
+
+    @property
+    def device(self) -> torch.device:
+        raise NotImplementedError
+
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The net that samples are drawn from."""
+        raise NotImplementedError
+
+    def balanced_labels(self, n: int) -> Tensor:
+        """0, 1, ..., C-1, 0, 1, ...: every class equally often (a grid with C columns has a class per column);
+        empty for an unconditional generator."""
+        return torch.arange(n) % self.num_classes if self.num_classes else torch.zeros(0, dtype=torch.long)
+
+    def check_labels(self, labels: Tensor | int | None, n: int) -> Tensor | None:
+        """Labels for ``n`` samples on this module's device: ``None`` means every class equally often."""
+        if not self.num_classes:
+            if labels is not None:
+                raise ValueError(f"{type(self).__name__} is unconditional: its generator takes no class labels")
+            return None
+        if labels is None:
+            return self.balanced_labels(n).to(self.device)
+        labels = torch.as_tensor(labels, dtype=torch.long, device=self.device).expand(n)
+        if labels.min() < 0 or labels.max() >= self.num_classes:
+            raise ValueError(f"labels must lie in 0..{self.num_classes - 1}, got {labels.unique().tolist()}")
+        return labels
+
+    @torch.no_grad()
+    def generate(self, z: Tensor, labels: Tensor | int | None = None) -> Tensor:
+        """Samples in [-1, 1] for given latents (and, for a conditional generator, labels: one class for all,
+        one per latent, or ``None`` for every class in turn), in eval mode (batch norm's running statistics)."""
+        labels = self.check_labels(labels, len(z))
+        with evaluating(self.sampling_generator) as net:
+            return net(z.to(self.device)) if labels is None else net(z.to(self.device), labels)
+
+    def generate_labelled(self, z: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``(samples, the labels they were made for)``: every class in turn, or ``None`` if unconditional."""
+        labels = self.check_labels(None, len(z))
+        return self.generate(z, labels), labels
+
+    def sample(self, n: int, seed: int | None = None, labels: Tensor | int | None = None) -> Tensor:
+        """``n`` fresh samples; with ``seed`` the same ones every call. Training noise is left untouched."""
+        rng = torch.Generator().manual_seed(seed) if seed is not None else None
+        return self.generate(torch.randn(n, self.latent_dim, generator=rng), labels)
+
+
 class TrainingModule(LightningModule):
     """What every lightning-gans module shares: hyper-parameters kept for checkpoints, the generator and
     discriminator step counts (saved in checkpoints), and cheap logging of training scalars."""
@@ -283,7 +338,7 @@ class AlternatingUpdates(TrainingModule):
         self.generator_steps += 1
 
 
-class GenerativeModule(TrainingModule):
+class GenerativeModule(TrainingModule, LatentSampling):
     """Shared base of all variants: sampling, conditioning and encoding; see the module docstring.
 
     Args:
@@ -367,46 +422,10 @@ class GenerativeModule(TrainingModule):
         """Training labels for generated samples, uniform over the classes, from ``noise_generator``."""
         return torch.randint(0, self.num_classes, (n,), device=self.device, generator=self.noise_generator)
 
-    def balanced_labels(self, n: int) -> Tensor:
-        """0, 1, ..., C-1, 0, 1, ...: every class equally often (a grid with C columns has a class per column);
-        empty for an unconditional generator."""
-        return torch.arange(n) % self.num_classes if self.num_classes else torch.zeros(0, dtype=torch.long)
-
-    def check_labels(self, labels: Tensor | int | None, n: int) -> Tensor | None:
-        """Labels for ``n`` samples on this module's device: ``None`` means every class equally often."""
-        if not self.num_classes:
-            if labels is not None:
-                raise ValueError(f"{type(self).__name__} is unconditional: its generator takes no class labels")
-            return None
-        if labels is None:
-            return self.balanced_labels(n).to(self.device)
-        labels = torch.as_tensor(labels, dtype=torch.long, device=self.device).expand(n)
-        if labels.min() < 0 or labels.max() >= self.num_classes:
-            raise ValueError(f"labels must lie in 0..{self.num_classes - 1}, got {labels.unique().tolist()}")
-        return labels
-
     @property
     def sampling_generator(self) -> nn.Module:
         """The EMA generator when there is one (it gives the better samples), else the trained one."""
         return self.generator_ema.module if self.generator_ema is not None else self.generator
-
-    @torch.no_grad()
-    def generate(self, z: Tensor, labels: Tensor | int | None = None) -> Tensor:
-        """Samples in [-1, 1] for given latents (and, for a conditional generator, labels: one class for all,
-        one per latent, or ``None`` for every class in turn), in eval mode (batch norm's running statistics)."""
-        labels = self.check_labels(labels, len(z))
-        with evaluating(self.sampling_generator) as net:
-            return net(z.to(self.device)) if labels is None else net(z.to(self.device), labels)
-
-    def generate_labelled(self, z: Tensor) -> tuple[Tensor, Tensor | None]:
-        """``(samples, the labels they were made for)``: every class in turn, or ``None`` if unconditional."""
-        labels = self.check_labels(None, len(z))
-        return self.generate(z, labels), labels
-
-    def sample(self, n: int, seed: int | None = None, labels: Tensor | int | None = None) -> Tensor:
-        """``n`` fresh samples; with ``seed`` the same ones every call. Training noise is left untouched."""
-        rng = torch.Generator().manual_seed(seed) if seed is not None else None
-        return self.generate(torch.randn(n, self.latent_dim, generator=rng), labels)
 
     @property
     def fixed_labels(self) -> Tensor:

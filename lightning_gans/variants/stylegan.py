@@ -135,6 +135,8 @@ class StyleGAN(GAN):
     def path_length_penalty(self, n: int) -> Tensor:
         """StyleGAN2's eq. 4: (|J_w^T y| - a)^2, with ``a`` the running mean of the path lengths."""
         ws = self.mixed_styles(n)
+        # double backward: ``synthesis`` is a plain method, so it runs eagerly even where CompileNets compiled the
+        # generator's __call__ (compiled graphs do not support double backward)
         images = self.style_generator.synthesis(ws, self.noise_generator)
         y = torch.randn(images.shape, device=self.device, generator=self.noise_generator)
         y = y / math.sqrt(images.shape[2] * images.shape[3])

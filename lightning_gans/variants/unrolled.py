@@ -33,7 +33,7 @@ from torch.optim import Adam
 from lightning_gans.core.module import adam_2e4_beta05
 from lightning_gans.core.parts import Discriminator, Generator
 from lightning_gans.losses.base import AdversarialLoss
-from lightning_gans.regularisers import Regularisation
+from lightning_gans.regularisers import Regularisation, uncompiled
 from lightning_gans.variants.gan import GAN
 
 
@@ -98,7 +98,9 @@ class UnrolledGAN(GAN):
         real_in, fake_in = self.discriminator_input(real), self.discriminator_input(fake)
 
         def d(x: Tensor, w: dict[str, Tensor]) -> Tensor:
-            return functional_call(self.discriminator, {**w, **buffers}, (x,))
+            # eager even when D was compiled (CompileNets): G's gradient differentiates D's gradient, and compiled
+            # graphs do not support double backward
+            return uncompiled(lambda y: functional_call(self.discriminator, {**w, **buffers}, (y,)))(x)
 
         for _ in range(self.unrolled_steps):
             d_loss = self.loss.d_loss(d(real_in, weights), d(fake_in, weights))
