@@ -50,13 +50,20 @@ def create_variant(name: str, **init_args: Any) -> Any:
     return registry.variants.create(name, **init_args)
 
 
-def from_pretrained(source: str, revision: str | None = None, map_location: str = "cpu") -> Any:
+def from_pretrained(
+    source: str,
+    revision: str | None = None,
+    cache_dir: str | None = None,
+    local_files_only: bool = False,
+    token: str | bool | None = None,
+    map_location: str = "cpu",
+) -> Any:
     """The trained generator in a folder written by ``lightning-gans export`` (or ``save_pretrained``), or in a
     Hugging Face Hub model repo of one (``"owner/name"``): ``lightning_gans.pretrained.from_pretrained``, imported
-    only now (it needs torch and huggingface_hub)."""
+    only now (it needs torch and huggingface_hub, which ``import lightning_gans`` does not load)."""
     from lightning_gans.pretrained import from_pretrained as load
 
-    return load(source, revision=revision, map_location=map_location)
+    return load(source, revision, cache_dir, local_files_only, token, map_location)
 
 
 __all__ = [

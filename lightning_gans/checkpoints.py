@@ -101,6 +101,10 @@ def _import_paths(value: Any, where: str) -> Iterator[tuple[str, str]]:
     string that jsonargparse could import (callables and classes given as strings)."""
     if isinstance(value, dict):
         for key, child in value.items():
+            if key == "class_path" and isinstance(child, str) and not IMPORT_PATH.match(child):
+                # a bare class name: jsonargparse would look it up among every class imported so far
+                yield f"{where}.{key}", child
+                continue
             yield from _import_paths(child, f"{where}.{key}")
     elif isinstance(value, (list, tuple)):
         for i, child in enumerate(value):
@@ -119,7 +123,10 @@ def is_optimizer_factory(obj: Any) -> bool:
 
 
 def is_trusted_import(path: str) -> bool:
-    """A registered part's class, a torch optimiser or scheduler class, or our default optimiser factory."""
+    """A registered part's class or registry name, a torch optimiser or scheduler class, or our default optimiser
+    factory."""
+    if "." not in path:  # a class_path without a module: only a registry name, never a bare class name
+        return any(path in reg for reg in registry.REGISTRIES.values())
     if registry.find_registered(path) is not None:
         return True
     if path.startswith("lightning_gans."):  # our own modules import nothing else; their objects still checked
@@ -138,19 +145,20 @@ def is_trusted_import(path: str) -> bool:
     return False
 
 
-def check_imports(hyper_parameters: dict[str, Any], name: str | Path) -> None:
-    """Refuse hyper-parameters that would make loading import anything but registered parts and optimisers."""
+def check_imports(hyper_parameters: dict[str, Any], name: str | Path, hint: str = TRUST_HINT) -> None:
+    """Refuse hyper-parameters that would make loading import anything but registered parts and optimisers;
+    ``hint`` ends the message (by default: how to trust the file)."""
     instantiator = hyper_parameters.get("_instantiator")
     if instantiator is not None and instantiator != LIGHTNING_CLI_INSTANTIATOR:
         raise UntrustedCheckpointError(
-            f"{name} asks to be built by {instantiator!r}, not by LightningCLI's instantiator. {TRUST_HINT}"
+            f"{name} asks to be built by {instantiator!r}, not by LightningCLI's instantiator. {hint}"
         )
     for where, path in _import_paths({k: v for k, v in hyper_parameters.items() if k != "_instantiator"}, ""):
         if not is_trusted_import(path):
             raise UntrustedCheckpointError(
                 f"{name} names {path!r} (hyper_parameters{where}), which is neither a registered lightning-gans "
                 "part nor a torch optimiser, so it was not imported. Install the plugin that registers it (`"
-                f"lightning-gans list` shows what is registered). {TRUST_HINT}"
+                f"lightning-gans list` shows what is registered). {hint}"
             )
 
 

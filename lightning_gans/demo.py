@@ -26,6 +26,7 @@ from lightning_gans.images import save_samples
 from lightning_gans.sampling import TruncationMode, compile_for_sampling, slerp, truncated_latents, truncation_in_w
 
 EACH_CLASS = "each class in turn"
+SEED_MAX = 2**63 - 1  # torch.Generator.manual_seed takes at most this
 DEMO_EXTRA = 'the demo needs gradio: pip install "lightning-gans[demo]"'
 # 28-pixel samples are drawn as large as the box allows, and sharp (not blurred by the browser's smoothing)
 PIXELATED = ".samples img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }"
@@ -53,6 +54,7 @@ class Explorer:
         return hasattr(self.model.sampling_generator, "truncation_psi")
 
     def label(self, choice: str | None) -> int | None:
+        """The class a dropdown choice names, or ``None`` for every class in turn (and for unconditional models)."""
         if not self.model.num_classes or choice in (None, "", EACH_CLASS):
             return None
         label = int(str(choice))
@@ -110,7 +112,7 @@ def build_page(explorer: Explorer, title: str) -> Any:
     def samples(seed: float, n: float, label: str, caption: str, truncate: bool, psi: float) -> tuple[str, str]:
         try:
             path = str(explorer.samples(int(seed), int(n), label, caption, truncation(truncate, psi)))
-        except ValueError as error:
+        except (ValueError, TypeError, RuntimeError) as error:  # a bad value reaches the page as its message
             raise gr.Error(str(error)) from error
         return path, path
 
@@ -132,7 +134,7 @@ def build_page(explorer: Explorer, title: str) -> Any:
                     model.num_classes else "") + (", captions" if explorer.takes_captions else ""))  # fmt: skip
         with gr.Row():
             with gr.Column(scale=1):
-                seed = gr.Number(value=0, precision=0, label="seed")
+                seed = gr.Number(value=0, precision=0, minimum=0, maximum=SEED_MAX, label="seed")
                 n = gr.Slider(1, 64, value=16, step=1, label="samples")
                 label = gr.Dropdown(classes, value=EACH_CLASS, label="class", visible=bool(model.num_classes))
                 caption = gr.Textbox(value=captions[0] if captions else "", label="caption",
@@ -140,7 +142,7 @@ def build_page(explorer: Explorer, title: str) -> Any:
                 truncate = gr.Checkbox(value=False, label="truncate" + (" in W" if explorer.style_based else ""))
                 psi = gr.Slider(*psi_range[:2], value=psi_range[2], step=0.05, label="truncation ψ")
                 draw = gr.Button("Generate", variant="primary")
-                other_seed = gr.Number(value=1, precision=0, label="interpolate to seed")
+                other_seed = gr.Number(value=1, precision=0, minimum=0, maximum=SEED_MAX, label="interpolate to seed")
                 steps = gr.Slider(2, 16, value=8, step=1, label="interpolation steps")
                 walk = gr.Button("Interpolate")
             with gr.Column(scale=2):
@@ -173,6 +175,7 @@ def launch(model: LatentSampling, title: str, host: str, port: int, block: bool 
 
 
 def demo_command(argv: Sequence[str]) -> int:
+    """``lightning-gans demo``: serve the page of a checkpoint, an exported folder or a Hub id until Ctrl+C."""
     from lightning_gans import registry
     from lightning_gans.checkpoints import load_variant
 
@@ -201,6 +204,6 @@ def demo_command(argv: Sequence[str]) -> int:
         compile_for_sampling(model.sampling_generator)
     config = getattr(model, "config", None) or {}
     title = f"{config.get('variant') or type(model).__name__} · {Path(args.ckpt).name}"
-    print(f"serving {args.ckpt} on http://{args.host}:{args.port} (Ctrl+C stops)")
-    launch(model, title, args.host, args.port)
+    print(f"serving {args.ckpt} (Ctrl+C stops)")
+    launch(model, title, args.host, args.port)  # gradio prints the address it serves on
     return 0

@@ -197,10 +197,13 @@ def evaluate_command(argv: Sequence[str]) -> int:
         if min(args.n_fake, args.n_real) < fewest:
             raise ValueError(f"--metrics {','.join(names)} need --n_fake and --n_real of at least {fewest}")
         network = build_feature_network(args.feature_network)
-        exported_data = (getattr(model, "config", None) or {}).get("training", {}).get("data")
-        if exported_data and args.config is None and args.data is None:  # an exported folder names its data
-            check_imports({"data": exported_data}, args.ckpt)
-            datamodule = build_datamodule(exported_data, args.data_root)
+        exported = getattr(model, "config", None)  # an exported folder (or Hub repo) names its data in config.json
+        if exported is not None and args.config is None and args.data is None:
+            data = (exported.get("training") or {}).get("data")
+            if not isinstance(data, dict) or not isinstance(data.get("class_path"), str):
+                raise ValueError(f"{args.ckpt} names no data module: pass --data NAME (and --data_root)")
+            check_imports({"data": data}, args.ckpt)
+            datamodule = build_datamodule(data, args.data_root)
         else:
             config = Path(args.config) if args.config else run_config_of(Path(args.ckpt))
             datamodule = datamodule_from(config, args.data, args.data_root, trust=args.trust_checkpoint)

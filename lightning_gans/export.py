@@ -9,7 +9,7 @@ uploaded as a Hub model repo.
 from __future__ import annotations
 
 import argparse
-import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,11 +18,12 @@ import yaml
 
 from lightning_gans import registry
 from lightning_gans.checkpoints import load_module, read_checkpoint
-from lightning_gans.core.module import GenerativeModule
 from lightning_gans.errors import TRUST_HELP
 from lightning_gans.pretrained import Pretrained, PretrainedGenerator, registry_name
 
 DEFAULT_METRICS = "fid,kid"
+EXPORTED_FILES = ("model.safetensors", "config.json", "README.md", "model.onnx")  # what --overwrite replaces
+ONNX_TOLERANCE = 1e-4  # largest absolute difference from PyTorch that an exported model.onnx may show
 
 
 def training_record(checkpoint: dict[str, Any], ckpt: Path, config: Path | None) -> dict[str, Any]:
@@ -34,11 +35,14 @@ def training_record(checkpoint: dict[str, Any], ckpt: Path, config: Path | None)
         "epochs": checkpoint.get("epoch"),
         "checkpoint": ckpt.name,
     }
+    record = {key: value for key, value in record.items() if value is not None}
     if config is not None:
         data = (yaml.safe_load(config.read_text()) or {}).get("data")
         if isinstance(data, dict):
             name = registry_name(str(data.get("class_path")))
-            record["data"] = {"class_path": name, "init_args": data.get("init_args") or {}}
+            # not the folder it was read from on this machine: `evaluate --data_root` says where it is on another
+            arguments = {k: v for k, v in (data.get("init_args") or {}).items() if k != "root"}
+            record["data"] = {"class_path": name, "init_args": arguments}
     return record
 
 
@@ -68,6 +72,7 @@ def measure(
 
 
 def export_command(argv: Sequence[str]) -> int:
+    """``lightning-gans export``: see the module docstring."""
     from lightning_gans.evaluate import run_config_of
     from lightning_gans.metrics.features import FeatureNetworkUnavailable
 
@@ -104,8 +109,13 @@ def export_command(argv: Sequence[str]) -> int:
     parser.add_argument("--trust_checkpoint", action="store_true", help=TRUST_HELP)
     args = parser.parse_args(argv)
     out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
-        parser.error(f"{out} exists and is not empty: choose another --out, or add --overwrite to replace it")
+    if out.exists() and not out.is_dir():
+        parser.error(f"{out} is a file: --out names a folder")
+    others = sorted(p.name for p in out.iterdir() if p.name not in EXPORTED_FILES) if out.is_dir() else []
+    if others:
+        parser.error(f"{out} holds files other than an export's ({', '.join(others[:5])}): choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        parser.error(f"{out} holds an export already: choose another --out, or add --overwrite to replace it")
     ckpt = Path(args.ckpt)
     try:
         checkpoint = read_checkpoint(ckpt, trust=args.trust_checkpoint)
@@ -123,18 +133,26 @@ def export_command(argv: Sequence[str]) -> int:
         raise
     except (FileNotFoundError, ValueError, TypeError, FeatureNetworkUnavailable) as error:
         parser.error(str(error))
-    if out.is_dir() and args.overwrite:
-        shutil.rmtree(out)
-    if args.format == "onnx":
-        from lightning_gans.onnx_export import OnnxExportError, OnnxExtraMissingError
+    # written beside --out first and moved in at the end: a failure (an ONNX export that does not pass its check)
+    # leaves an earlier export as it was
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as staging:
+        staged = Path(staging)
+        if args.format == "onnx":
+            from lightning_gans.onnx_export import OnnxExportError, OnnxExtraMissingError
 
-        try:
-            pretrained.config["onnx"] = write_onnx(pretrained, out)
-        except (OnnxExtraMissingError, OnnxExportError) as error:
-            parser.error(str(error))
-    pretrained.save_pretrained(out)
-    what = "EMA generator" if isinstance(model, GenerativeModule) and model.generator_ema is not None else "generator"
-    print(f"wrote the {what} of {ckpt} to {out}/: {', '.join(sorted(p.name for p in out.iterdir()))}")
+            try:
+                pretrained.config["onnx"] = write_onnx(pretrained, staged)
+            except (OnnxExtraMissingError, OnnxExportError) as error:
+                parser.error(str(error))
+        pretrained.save_pretrained(staged)
+        out.mkdir(exist_ok=True)
+        for name in EXPORTED_FILES:
+            (out / name).unlink(missing_ok=True)
+        for path in staged.iterdir():
+            path.replace(out / path.name)
+    print(f"wrote the {pretrained.config['weights']} of {ckpt} to {out}/: "
+          f"{', '.join(sorted(p.name for p in out.iterdir()))}")  # fmt: skip
     metrics = pretrained.config.get("metrics")
     if metrics:
         print("measured: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics["results"].items() if isinstance(v, float)))
@@ -145,12 +163,17 @@ def export_command(argv: Sequence[str]) -> int:
 
 
 def write_onnx(pretrained: Pretrained, out: Path) -> dict[str, Any]:
-    """``out/model.onnx`` of the generator, and what ``config.json`` records of it (inputs, the check)."""
-    from lightning_gans.onnx_export import export_and_check, input_names
+    """``out/model.onnx`` of the generator, and what ``config.json`` records of it (inputs, the check). A file
+    whose outputs differ from PyTorch's by more than ``ONNX_TOLERANCE`` is refused (``OnnxExportError``)."""
+    from lightning_gans.onnx_export import OnnxExportError, export_and_check, input_names
 
-    out.mkdir(parents=True, exist_ok=True)
     difference = export_and_check(pretrained.generator, out / "model.onnx")
-    print(f"wrote {out / 'model.onnx'}: max abs difference vs PyTorch on fixed latents {difference:.3g}")
+    if not difference <= ONNX_TOLERANCE:  # NaN fails too
+        raise OnnxExportError(
+            f"the ONNX file's samples differ from PyTorch's by up to {difference:.3g} (more than {ONNX_TOLERANCE}): "
+            "not written"
+        )
+    print(f"model.onnx: max abs difference vs PyTorch on fixed latents {difference:.3g}")
     record = {"file": "model.onnx", "inputs": input_names(pretrained.generator), "output": "images",
               "max_abs_difference_vs_pytorch": difference}  # fmt: skip
     if pretrained.task == "text":

@@ -25,7 +25,8 @@ from typing import Any, ClassVar
 import torch
 from huggingface_hub import ModelCard, ModelCardData, ModelHubMixin, hf_hub_download
 from lightning.pytorch.cli import instantiate_module
-from safetensors.torch import load_model, save_model
+from safetensors import safe_open
+from safetensors.torch import save_model
 from torch import Tensor, nn
 
 from lightning_gans import registry
@@ -33,12 +34,17 @@ from lightning_gans.checkpoints import IMPORT_PATH, check_imports
 from lightning_gans.core.guards import non_finite_parameters
 from lightning_gans.core.module import GenerativeModule, LatentSampling, TrainingModule, evaluating
 from lightning_gans.core.translation import TranslationModule
+from lightning_gans.errors import UntrustedCheckpointError
+from lightning_gans.nets.progan import growing_nets, set_growth
 from lightning_gans.variants.gan_cls import CaptionSampling
 
 FORMAT_VERSION = 1
 WEIGHTS_NAME = "model.safetensors"  # huggingface_hub.constants.SAFETENSORS_SINGLE_FILE
 CONFIG_NAME = "config.json"
 PIPELINE_TAGS = {"latent": "unconditional-image-generation", "text": "text-to-image", "translation": "image-to-image"}
+# the nets a folder may hold, and the registry each one's class must be registered in
+ROLES = {"generator": "generators", "generator_ba": "generators", "text_encoder": "text_encoders"}
+FOLDER_HINT = "An exported folder builds registered lightning-gans parts only, with or without --trust_checkpoint."
 
 
 def registry_name(class_path: str) -> str:
@@ -64,44 +70,66 @@ def net_spec(hyper_parameters: Mapping[str, Any], role: str, variant: str) -> di
     return {"built_by_variant": {"class_path": variant, "init_args": arguments}}
 
 
-def build_net(spec: Any, role: str, variants: dict[str, nn.Module]) -> nn.Module:
-    """The net a ``config.json`` entry describes (see ``net_spec``); ``variants`` caches the variants built."""
+def registered_class_path(name: Any, plural: str, where: str) -> str:
+    """The class path of a part registered in the ``plural`` registry, by registry name or class path; anything
+    else (an unregistered class, a registered class of another kind) raises ``UntrustedCheckpointError`` before it
+    is imported."""
+    kind = registry.REGISTRIES[plural]
+    path = registry.resolve_name(str(name), kind, where)
+    found = registry.find_registered(path)
+    if found is None or found[0] is not kind:
+        raise UntrustedCheckpointError(
+            f"{where} names {name!r}, which is not a registered {kind.kind}, so it was not imported. Install the "
+            f"plugin that registers it (`lightning-gans list` shows what is registered). {FOLDER_HINT}"
+        )
+    return path
+
+
+def build_net(spec: Mapping[str, Any], role: str, variants: dict[str, nn.Module]) -> nn.Module:
+    """The net a ``config.json`` entry describes (see ``net_spec``); ``variants`` caches the variants built. The
+    classes it names have been checked (``check_config_imports``)."""
     where = f"{CONFIG_NAME}: nets.{role}"
-    if not isinstance(spec, Mapping):
-        raise ValueError(f"{where} must be an object with a class_path")
     built_by = spec.get("built_by_variant")
-    if isinstance(built_by, Mapping) and isinstance(built_by.get("class_path"), str):
+    net: Any
+    if isinstance(built_by, Mapping):
         key = json.dumps(built_by, sort_keys=True)
         if key not in variants:
-            cls = registry.class_at(registry.resolve_name(built_by["class_path"], registry.variants, where), where)
+            cls = registry.class_at(registered_class_path(built_by.get("class_path"), "variants", where), where)
             # LightningCLI's own builder, as for a checkpoint: it parses the recipe's values into the constructor's
-            # types (dataclasses such as Regularisation, parts given by class_path), all checked by check_imports
+            # types (dataclasses such as Regularisation, parts given by class_path), all checked already
             variants[key] = instantiate_module(cls, dict(built_by.get("init_args") or {}))
         net = getattr(variants[key], role, None)
         if not isinstance(net, nn.Module):
-            raise ValueError(f"{where}: the variant {built_by['class_path']} has no {role}")
-        return net
-    if not isinstance(spec.get("class_path"), str):
-        raise ValueError(f"{where} needs a class_path")
-    kind = registry.text_encoders if role == "text_encoder" else registry.generators
-    cls = registry.class_at(registry.resolve_name(spec["class_path"], kind, where), where)
-    return cls(**registry.build_arguments(cls, dict(spec.get("init_args") or {}), where))  # type: ignore[no-any-return]
+            raise ValueError(f"{where}: the variant {built_by.get('class_path')} has no {role}")
+    else:
+        cls = registry.class_at(registered_class_path(spec.get("class_path"), ROLES[role], where), where)
+        net = cls(**registry.build_arguments(cls, dict(spec.get("init_args") or {}), where))
+    growth = spec.get("growth")
+    if isinstance(growth, Mapping):  # a growing net (ProGAN) exported before it was fully grown
+        set_growth(int(growth["level"]), float(growth["alpha"]), net)
+    return net  # type: ignore[no-any-return]
 
 
-def resolved_imports(nets: Mapping[str, Any]) -> dict[str, Any]:
-    """The nets section with registry names replaced by class paths, for ``check_imports``."""
+def check_config_imports(nets: Any) -> None:
+    """Refuse a nets section that names anything but registered parts of the right kind, nested arguments
+    included, before anything is imported or built."""
+    if not isinstance(nets, Mapping) or "generator" not in nets:
+        raise ValueError(f"{CONFIG_NAME} has no nets.generator: it was not written by lightning-gans")
+    unknown = sorted(set(nets) - set(ROLES))
+    if unknown:
+        raise ValueError(f"{CONFIG_NAME}: unknown nets {unknown}; a folder holds {', '.join(ROLES)}")
     resolved: dict[str, Any] = {}
     for role, spec in nets.items():
-        if isinstance(spec, Mapping) and isinstance(spec.get("built_by_variant"), Mapping):
-            inner = dict(spec["built_by_variant"])
-            inner["class_path"] = registry.resolve_name(str(inner.get("class_path")), registry.variants, role)
-            resolved[role] = {"built_by_variant": inner}
-        elif isinstance(spec, Mapping) and isinstance(spec.get("class_path"), str):
-            kind = registry.text_encoders if role == "text_encoder" else registry.generators
-            resolved[role] = {**spec, "class_path": registry.resolve_name(spec["class_path"], kind, role)}
+        where = f"{CONFIG_NAME}: nets.{role}"
+        if not isinstance(spec, Mapping):
+            raise ValueError(f"{where} must be an object with a class_path")
+        built_by = spec.get("built_by_variant")
+        if isinstance(built_by, Mapping):
+            path = registered_class_path(built_by.get("class_path"), "variants", where)
+            resolved[role] = {"built_by_variant": {**built_by, "class_path": path}}
         else:
-            resolved[role] = spec
-    return resolved
+            resolved[role] = {**spec, "class_path": registered_class_path(spec.get("class_path"), ROLES[role], where)}
+    check_imports({"nets": resolved}, CONFIG_NAME, hint=FOLDER_HINT)
 
 
 class Pretrained(
@@ -128,9 +156,8 @@ class Pretrained(
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
         nets = config.get("nets")
-        if not isinstance(nets, Mapping) or "generator" not in nets:
-            raise ValueError("config.json has no nets.generator: it was not written by lightning-gans")
-        check_imports({"nets": resolved_imports(nets)}, CONFIG_NAME)  # the config may come from anyone
+        check_config_imports(nets)  # the config may come from anyone
+        assert isinstance(nets, Mapping)
         self.config = config
         variants: dict[str, nn.Module] = {}
         for role, spec in nets.items():
@@ -185,6 +212,10 @@ class Pretrained(
             training=training or {},
             metrics=metrics,
         )
+        for role, net in weights.items():
+            grown = growing_nets(net)  # ProGAN: the resolution it samples at is not in its state_dict
+            if grown:
+                nets[role]["growth"] = {"level": grown[0].level, "alpha": grown[0].alpha}
         pretrained = TASK_CLASSES[config["task"]](config)
         for role, net in weights.items():
             getattr(pretrained, role).load_state_dict(net.state_dict())
@@ -194,6 +225,8 @@ class Pretrained(
     def _save_pretrained(self, save_directory: Path) -> None:
         save_model(self, str(save_directory / WEIGHTS_NAME), metadata={"format": "pt"})
         (save_directory / CONFIG_NAME).write_text(json.dumps(self.config, indent=2, sort_keys=True) + "\n")
+        # written here, not left to the mixin (which keeps an existing README.md): card and config always agree
+        self.generate_model_card().save(save_directory / "README.md")
 
     @classmethod
     def _from_pretrained(  # type: ignore[override]  # the mixin's **model_kwargs: config and map_location here
@@ -210,57 +243,63 @@ class Pretrained(
         proxies: dict[str, str] | None = None,  # passed by huggingface_hub < 1.0 only, and not needed here
         resume_download: bool | None = None,  # likewise (downloads always resume now)
     ) -> Pretrained:
+        local = Path(model_id).is_dir()
         if not isinstance(config, dict):
-            raise ValueError(f"{model_id} has no {CONFIG_NAME}: it is not a generator folder of lightning-gans")
-        if config.get("format_version", 0) > FORMAT_VERSION:
+            if local:
+                raise ValueError(f"{model_id} has no {CONFIG_NAME}: it is not a generator folder of lightning-gans")
             raise ValueError(
-                f"{model_id} was written by a newer lightning-gans (format {config['format_version']}, this one "
-                f"reads {FORMAT_VERSION}): upgrade lightning-gans"
+                f"could not fetch {CONFIG_NAME} of {model_id} from the Hugging Face Hub: the repo does not exist, is "
+                "private (log in with `hf auth login`), or was not written by lightning-gans"
             )
-        target = TASK_CLASSES.get(config.get("task", ""))
+        version_read = config.get("format_version", 0)
+        if not isinstance(version_read, int) or version_read > FORMAT_VERSION:
+            raise ValueError(
+                f"{model_id}/{CONFIG_NAME} has format_version {version_read!r}; this lightning-gans reads "
+                f"{FORMAT_VERSION} and older: upgrade lightning-gans"
+            )
+        target = TASK_CLASSES.get(str(config.get("task")))
         if target is None:
             raise ValueError(f"{model_id}/{CONFIG_NAME}: unknown task {config.get('task')!r}")
         if not issubclass(target, cls):
             raise TypeError(f"{model_id} holds a {target.__name__}, not a {cls.__name__}")
         model = target(config)
-        if Path(model_id).is_dir():
+        if local:
             weights = Path(model_id) / WEIGHTS_NAME
             if not weights.is_file():
                 raise FileNotFoundError(f"{model_id} has no {WEIGHTS_NAME}")
         else:
-            weights = Path(
-                hf_hub_download(
-                    model_id,
-                    WEIGHTS_NAME,
-                    revision=revision,
-                    cache_dir=cache_dir,
-                    force_download=force_download,
-                    token=token,
-                    local_files_only=local_files_only,
-                )
+            weights = Path(hf_hub_download(model_id, WEIGHTS_NAME, revision=revision, cache_dir=cache_dir,
+                                           force_download=force_download, token=token,
+                                           local_files_only=local_files_only))  # fmt: skip
+        try:
+            with safe_open(str(weights), framework="pt") as file:  # the header and the data's extent, checked
+                names = set(file.keys())
+                tensors = {name: file.get_tensor(name) for name in names}
+        except Exception as error:  # safetensors reports a damaged file as SafetensorError, a bad header as others
+            raise ValueError(f"{weights} is not a safetensors file, or it is damaged: {error}") from error
+        expected = set(model.state_dict())
+        if names != expected:
+            raise ValueError(
+                f"{weights} does not fit the nets of {CONFIG_NAME}: missing {sorted(expected - names)[:4]}, "
+                f"unexpected {sorted(names - expected)[:4]}"
             )
         try:
-            missing, unexpected = load_model(model, str(weights), strict=False, device=map_location)
-        except Exception as error:  # safetensors reports a damaged file as SafetensorError, a header as OSError
-            raise ValueError(f"{weights} is not a safetensors file, or it is damaged: {error}") from error
-        if missing or unexpected:
-            raise ValueError(
-                f"{weights} does not fit the nets of {CONFIG_NAME}: missing {sorted(missing)[:4]}, unexpected "
-                f"{sorted(unexpected)[:4]}"
-            )
+            model.load_state_dict(tensors)
+        except RuntimeError as error:  # a size mismatch: the config describes other nets than the file holds
+            raise ValueError(f"{weights} does not fit the nets of {CONFIG_NAME}: {error}") from error
         broken = non_finite_parameters(model.named_parameters())
         if broken:
             raise ValueError(f"{weights} holds NaN or infinite weights ({', '.join(broken[:3])})")
-        return model.eval()
+        return model.to(map_location).eval()
 
-    def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
+    def generate_model_card(self, license: str | None = None) -> ModelCard:  # noqa: A002 (the Hub's field name)
         """The model card: YAML metadata the Hub reads, then the variant, data, steps and metrics in prose."""
         config = self.config
         data = ModelCardData(
             library_name="lightning-gans",
             tags=sorted({"lightning-gans", "gan", config.get("variant", "")} - {""}),
             pipeline_tag=PIPELINE_TAGS.get(config.get("task", "")),
-            license=kwargs.get("license"),
+            license=license,
         )
         return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{model_card_body(config)}")
 
@@ -287,15 +326,15 @@ def model_card_body(config: dict[str, Any]) -> str:
     if data:
         lines.append(f"| data | `{data.get('class_path')}` {json.dumps(data.get('init_args') or {})} |")
     for key in ("generator_steps", "discriminator_steps", "epochs", "checkpoint"):
-        if key in training:
+        if training.get(key) is not None:
             lines.append(f"| {key.replace('_', ' ')} | {training[key]} |")
     lines += ["", "## Metrics", ""]
     metrics = config.get("metrics")
     if metrics:
         lines += ["| metric | value |", "|---|---|"]
         for name, value in metrics.get("results", {}).items():
-            shown = ", ".join(f"{v:.4g}" for v in value) if isinstance(value, list) else value
-            lines.append(f"| {name} | {f'{shown:.4g}' if isinstance(shown, float) else shown} |")
+            values = value if isinstance(value, list) else [value]  # "inf" and "nan" arrive as strings (strict JSON)
+            lines.append(f"| {name} | {', '.join(f'{v:.4g}' if isinstance(v, float) else str(v) for v in values)} |")
         protocol = metrics.get("protocol", {})
         lines += ["", "Protocol: " + "; ".join(f"{k}: {v}" for k, v in protocol.items()) + "."]
     else:
@@ -327,8 +366,10 @@ class PretrainedGenerator(Pretrained, LatentSampling):
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
-        self.latent_dim = int(config["latent_dim"])
-        self.num_classes = int(config.get("num_classes") or 0)
+        latent_dim, num_classes = config.get("latent_dim"), config.get("num_classes") or 0
+        if not isinstance(latent_dim, int) or latent_dim < 1 or not isinstance(num_classes, int) or num_classes < 0:
+            raise ValueError(f"{CONFIG_NAME} needs a positive integer latent_dim and an integer num_classes")
+        self.latent_dim, self.num_classes = latent_dim, num_classes
 
     @property
     def sampling_generator(self) -> nn.Module:
@@ -339,7 +380,6 @@ class PretrainedTextGenerator(CaptionSampling, PretrainedGenerator):
     """A text-to-image generator with its text encoder: ``generate_text(z, captions)`` besides the rest."""
 
     task = "text"
-    text_encoder: Any
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)

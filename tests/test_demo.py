@@ -19,8 +19,6 @@ from lightning_gans.images import save_samples
 from lightning_gans.pretrained import Pretrained, from_pretrained
 from lightning_gans.sampling import truncated_latents
 
-gradio_client = pytest.importorskip("gradio_client", reason="the demo extra (gradio) is not installed")
-
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -40,6 +38,7 @@ def exported(name: str, folder: Path, captions: list[str] | None = None) -> Any:
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
     """A conditional generator's page on a free localhost port, and a client connected to it."""
+    gradio_client = pytest.importorskip("gradio_client", reason="the demo extra (gradio) is not installed")
     model = exported("cgan", tmp_path_factory.mktemp("cgan"))
     served, url = launch(model, "cgan", "127.0.0.1", free_port(), block=False)
     try:

@@ -162,21 +162,49 @@ def test_sample_and_evaluate_take_the_folder_as_they_take_the_checkpoint(
 
 
 def test_export_never_writes_over_a_folder_unasked(
-    run: Path, exported: Path, capsys: pytest.CaptureFixture[str]
+    run: Path, exported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    ckpt = str(run / "checkpoints/last.ckpt")
     before = {p.name: p.read_bytes() for p in exported.iterdir()}
-    code, out = run_cli(["export", "--ckpt", str(run / "checkpoints/last.ckpt"), "--out", str(exported),
-                         "--metrics", "none"], capsys)  # fmt: skip
-    assert code == 2 and "exists and is not empty" in out and "--overwrite" in out
+    code, out = run_cli(["export", "--ckpt", ckpt, "--out", str(exported), "--metrics", "none"], capsys)
+    assert code == 2 and "holds an export already" in out and "--overwrite" in out
     assert {p.name: p.read_bytes() for p in exported.iterdir()} == before
-    replaced = exported.parent / "replaced"
+    mixed = tmp_path / "mixed"  # a folder with other files is never emptied, even with --overwrite
+    mixed.mkdir()
+    (mixed / "notes.txt").write_text("mine")
+    code, out = run_cli(["export", "--ckpt", ckpt, "--out", str(mixed), "--metrics", "none", "--overwrite"], capsys)
+    assert code == 2 and "holds files other than an export's (notes.txt)" in out
+    assert [p.name for p in mixed.iterdir()] == ["notes.txt"]
+    replaced = tmp_path / "replaced"
     shutil.copytree(exported, replaced)
-    (replaced / "stale.txt").write_text("from before")
-    code, out = run_cli(["export", "--ckpt", str(run / "checkpoints/last.ckpt"), "--out", str(replaced),
-                         "--metrics", "none", "--overwrite"], capsys)  # fmt: skip
+    code, out = run_cli(["export", "--ckpt", ckpt, "--out", str(replaced), "--metrics", "none", "--overwrite"], capsys)
     assert code == 0, out
-    assert not (replaced / "stale.txt").exists()
     assert "Not measured at export" in (replaced / "README.md").read_text()
+    # an ONNX file that fails its check is refused, and the earlier export stays as it was
+    pytest.importorskip("onnxscript", reason="the onnx extra is not installed")
+    import lightning_gans.onnx_export as onnx_export
+
+    monkeypatch.setattr(onnx_export, "export_and_check", lambda generator, path: 0.5)
+    kept = {p.name: p.read_bytes() for p in replaced.iterdir()}
+    code, out = run_cli(["export", "--ckpt", ckpt, "--out", str(replaced), "--metrics", "none", "--overwrite",
+                         "--format", "onnx"], capsys)  # fmt: skip
+    assert code == 2 and "differ from PyTorch's by up to 0.5" in out
+    assert {p.name: p.read_bytes() for p in replaced.iterdir()} == kept
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".replaced.")]  # no staging folder left
+
+
+def test_a_progan_exported_while_growing_samples_at_its_resolution(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = registry.variants.create("progan", images_per_stage=100, fade_images=100).eval()
+    model.images_seen.fill_(150)  # half-way through fading in the second resolution
+    model.apply_growth()
+    level, alpha = model.growth()
+    assert level == 1 and 0 < alpha < 1
+    arguments = {"images_per_stage": 100, "fade_images": 100}
+    Pretrained.from_module(model, hyper_parameters("progan", arguments)).save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["nets"]["generator"]["growth"] == {
+        "level": 1, "alpha": alpha}  # fmt: skip
+    torch.testing.assert_close(from_pretrained(tmp_path).sample(2, seed=0), model.sample(2, seed=0), rtol=0, atol=0)  # type: ignore[operator]
 
 
 def test_translate_takes_an_exported_image_to_image_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -221,6 +249,30 @@ def test_a_config_naming_a_module_outside_the_registry_is_refused_without_import
     with pytest.raises(UntrustedCheckpointError, match="evil_nets.Generator"):
         from_pretrained(folder)
     assert not marker.exists()
+
+
+def test_a_config_naming_a_registered_part_of_another_kind_or_a_bare_class_name_is_refused(folder: Path) -> None:
+    """A feature network is registered, but not as a generator; a bare class name would be looked up among every
+    class imported so far. Neither is built."""
+    config = json.loads((folder / "config.json").read_text())
+    attempts = [
+        {"class_path": "lightning_gans.metrics.features.InceptionV3", "init_args": {"weights_path": "x.pt"}},
+        {"built_by_variant": {"class_path": "lightning_gans.nets.dcgan.DCGANGenerator"}},
+        {"built_by_variant": {"class_path": "dcgan", "init_args": {"generator": {"class_path": "FashionClassifier"}}}},
+    ]
+    for generator in attempts:
+        config["nets"]["generator"] = generator
+        (folder / "config.json").write_text(json.dumps(config))
+        with pytest.raises(UntrustedCheckpointError):
+            from_pretrained(folder)
+    config["nets"]["generator"] = {"class_path": "fashion_classifier"}  # a feature network's registry name
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(registry.UnknownNameError, match="unknown generator 'fashion_classifier'. Registered"):
+        from_pretrained(folder)
+    config["nets"] = {"generator": {"class_path": "dcgan"}, "training": {"class_path": "dcgan"}}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="unknown nets"):
+        from_pretrained(folder)
 
 
 def test_bad_folders_get_errors_that_name_the_file(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
