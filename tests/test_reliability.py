@@ -300,3 +300,18 @@ def test_a_new_learning_rate_given_on_resume_is_applied_and_reported(
     assert after["optimizer_states"][1]["param_groups"][0]["lr"] == pytest.approx(2e-4)  # D's unchanged
     assert "lr: 0.001" in (run / "config.yaml").read_text()
     assert "resumed with the generator optimiser's lr = 0.001 (the checkpoint had 0.0002)" in caplog.text
+
+
+def test_inception_weights_that_would_run_code_are_refused_before_torch_fidelity_unpickles_them(
+    tmp_path: Path,
+) -> None:
+    """torch-fidelity loads ``weights_path`` with ``weights_only=False``: a pickle that runs code must never get
+    there."""
+    pytest.importorskip("torch_fidelity", reason="the inception extra is not installed")
+    from lightning_gans.metrics.features import FeatureNetworkUnavailable, InceptionV3
+
+    marker = tmp_path / "unpickled.marker"
+    torch.save({"fc.weight": torch.zeros(1), "payload": WritesMarker(marker)}, tmp_path / "weights.pth")
+    with pytest.raises(FeatureNetworkUnavailable, match="not a file of weights only"):
+        InceptionV3(weights_path=str(tmp_path / "weights.pth"))
+    assert not marker.exists()

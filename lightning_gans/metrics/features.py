@@ -224,6 +224,15 @@ class InceptionV3(FeatureNetwork):
             ) from error
         if weights_path is not None and not Path(weights_path).is_file():
             raise FeatureNetworkUnavailable(f"inception weights_path {weights_path} is not a file")
+        if weights_path is not None:
+            # torch-fidelity unpickles the file in full (weights_only=False): first prove it holds tensors only
+            try:
+                torch.load(weights_path, map_location="cpu", weights_only=True)
+            except Exception as error:
+                raise FeatureNetworkUnavailable(
+                    f"inception weights_path {weights_path} is not a file of weights only (tensors and plain "
+                    f"values), so it was not loaded: {error}"
+                ) from error
         try:
             self.net = NoTrainInceptionV3(
                 name="inception-v3-compat",
