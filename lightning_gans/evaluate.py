@@ -77,6 +77,15 @@ def build_datamodule(spec: dict[str, Any], root: str | None) -> LightningDataMod
     return registry.class_at(path, "data")(**init_args)  # type: ignore[no-any-return]
 
 
+def checked_metric_names(metrics: str | Sequence[str], n_fake: int, n_real: int) -> list[str]:
+    """The metric names, checked, and refused when ``n_fake`` or ``n_real`` is below what they need."""
+    names = parse_metric_names(metrics)
+    fewest = minimum_images(names)
+    if min(n_fake, n_real) < fewest:
+        raise ValueError(f"--metrics {','.join(names)} need --n_fake and --n_real of at least {fewest}")
+    return names
+
+
 def split_of(datamodule: LightningDataModule, split: str) -> Any:
     datamodule.setup("fit")
     dataset = getattr(datamodule, f"{split}_set", None)
@@ -192,10 +201,8 @@ def evaluate_command(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     try:
         model = load_variant(args.ckpt, trust=args.trust_checkpoint)
-        names = parse_metric_names(args.metrics or [m for m in METRICS if m != "labels" or model.num_classes])
-        fewest = minimum_images(names)
-        if min(args.n_fake, args.n_real) < fewest:
-            raise ValueError(f"--metrics {','.join(names)} need --n_fake and --n_real of at least {fewest}")
+        default = [m for m in METRICS if m != "labels" or model.num_classes]
+        names = checked_metric_names(args.metrics or default, args.n_fake, args.n_real)
         network = build_feature_network(args.feature_network)
         exported = getattr(model, "config", None)  # an exported folder (or Hub repo) names its data in config.json
         if exported is not None and args.config is None and args.data is None:

@@ -58,13 +58,10 @@ def measure(
     trust: bool,
 ) -> dict[str, Any]:
     """``lightning-gans evaluate``'s report on the exported weights, against the run's data."""
-    from lightning_gans.evaluate import datamodule_from, evaluate_checkpoint, json_safe
-    from lightning_gans.metrics.evaluation import minimum_images, parse_metric_names
+    from lightning_gans.evaluate import checked_metric_names, datamodule_from, evaluate_checkpoint, json_safe
     from lightning_gans.metrics.features import build_feature_network
 
-    names = parse_metric_names(metrics)
-    if min(n_fake, n_real) < minimum_images(names):
-        raise ValueError(f"--metrics {metrics} need --n_fake and --n_real of at least {minimum_images(names)}")
+    names = checked_metric_names(metrics, n_fake, n_real)
     datamodule = datamodule_from(config, data, data_root, trust=trust)
     network = build_feature_network(feature_network)
     report = evaluate_checkpoint(pretrained, datamodule, names, feature_network=network, n_real=n_real, n_fake=n_fake)

@@ -32,8 +32,8 @@ from torch import Tensor, nn
 from lightning_gans import registry
 from lightning_gans.checkpoints import IMPORT_PATH, check_imports
 from lightning_gans.core.guards import non_finite_parameters
-from lightning_gans.core.module import GenerativeModule, LatentSampling, TrainingModule, evaluating
-from lightning_gans.core.translation import TranslationModule
+from lightning_gans.core.module import GenerativeModule, LatentSampling, TrainingModule
+from lightning_gans.core.translation import TranslationModule, translated
 from lightning_gans.errors import UntrustedCheckpointError
 from lightning_gans.nets.progan import growing_nets, set_growth
 from lightning_gans.variants.gan_cls import CaptionSampling
@@ -391,20 +391,16 @@ class PretrainedTranslator(Pretrained):
 
     task = "translation"
 
-    @torch.no_grad()
     def translate(self, a: Tensor) -> Tensor:
         """Domain-B images for domain-A images ``a`` in [-1, 1], clamped to [-1, 1]."""
-        with evaluating(self.generator) as generator:
-            return generator(a.to(self.device)).clamp(-1, 1)  # type: ignore[no-any-return]
+        return translated(self.generator, a, self.device)
 
-    @torch.no_grad()
     def translate_back(self, b: Tensor) -> Tensor:
         """Domain-A images for domain-B images ``b`` (CycleGAN's second generator)."""
         generator_ba = getattr(self, "generator_ba", None)
         if generator_ba is None:
             raise ValueError(f"{self.config.get('variant')} translates one way only")
-        with evaluating(generator_ba) as net:
-            return net(b.to(self.device)).clamp(-1, 1)  # type: ignore[no-any-return]
+        return translated(generator_ba, b, self.device)
 
 
 TASK_CLASSES: dict[str, type[Pretrained]] = {

@@ -217,8 +217,19 @@ def compile_for_sampling(
     (``lightning_gans.callbacks.CompileNets`` explains them); a mode or backend torch does not know raises
     ``ValueError`` here, before any sample is drawn.
     """
+    check_compile_options(backend, mode, dynamic)
+    net.compile(backend=backend, mode=mode, dynamic=dynamic)
+    return net
+
+
+def check_compile_options(backend: str, mode: str | None, dynamic: bool | None) -> None:
+    """Raise ``ValueError`` now, before any training or sampling, for a backend or mode ``torch.compile`` does not
+    know. ``torch.compile`` validates both when it wraps a function, without compiling anything yet."""
     try:
-        net.compile(backend=backend, mode=mode, dynamic=dynamic)
+        torch.compile(_identity, backend=backend, mode=mode, dynamic=dynamic)
     except RuntimeError as error:  # dynamo's InvalidBackend and inductor's unknown mode are RuntimeErrors
         raise ValueError(f"torch.compile refuses backend={backend!r}, mode={mode!r}: {error}") from error
-    return net
+
+
+def _identity(x: Any) -> Any:
+    return x

@@ -13,29 +13,15 @@ purpose, through ``lightning_gans.regularisers.uncompiled``: compiled graphs do 
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import nn
 
+from lightning_gans.sampling import check_compile_options
+
 GENERATORS = ("generator", "generator_ba")  # CycleGAN's second generator is F: B -> A
 DISCRIMINATORS = ("discriminator", "discriminator_a")  # ...and its second discriminator D_A
-
-
-def check_compile_options(backend: str, mode: str | None, dynamic: bool | None) -> None:
-    """Raise ``ValueError`` now, before any training, for a backend or mode ``torch.compile`` does not know.
-
-    ``torch.compile`` validates both when it wraps a function, without compiling anything yet."""
-    try:
-        torch.compile(_identity, backend=backend, mode=mode, dynamic=dynamic)
-    except RuntimeError as error:  # dynamo's InvalidBackend and inductor's unknown mode are RuntimeErrors
-        raise ValueError(f"torch.compile refuses backend={backend!r}, mode={mode!r}: {error}") from error
-
-
-def _identity(x: Any) -> Any:
-    return x
 
 
 class CompileNets(Callback):

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
-from torch import Tensor
+from torch import Tensor, nn
 from torch.optim import Optimizer
 from torchmetrics import MeanAbsoluteError
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
@@ -26,6 +26,14 @@ from lightning_gans.core.parts import Discriminator, Generator
 def to_unit_range(images: Tensor) -> Tensor:
     """[-1, 1] -> [0, 1], clamped: the range the image-quality metrics are stated in."""
     return images.float().add(1).div(2).clamp(0, 1)
+
+
+@torch.no_grad()
+def translated(generator: nn.Module, images: Tensor, device: torch.device) -> Tensor:
+    """``generator``'s images for ``images`` in eval mode (batch norm's running statistics, no dropout), clamped to
+    [-1, 1]: how every translation is drawn, by a training module or an exported generator."""
+    with evaluating(generator) as net:
+        return net(images.to(device)).clamp(-1, 1)  # type: ignore[no-any-return]
 
 
 def shown_like(images: Tensor, reference: Tensor) -> Tensor:
@@ -81,12 +89,10 @@ class TranslationModule(AlternatingUpdates):
             made = call_checked(generator, a, "generator")
             check_same_sample_shape(made, b, self.generator, "the target (domain B) data")
 
-    @torch.no_grad()
     def translate(self, a: Tensor) -> Tensor:
         """Domain-B images for domain-A images ``a``, in eval mode (batch norm's running statistics, no
         dropout), clamped to [-1, 1]."""
-        with evaluating(self.generator) as generator:
-            return generator(a.to(self.device)).clamp(-1, 1)
+        return translated(self.generator, a, self.device)
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         a, b = batch

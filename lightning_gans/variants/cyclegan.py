@@ -24,9 +24,9 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torchmetrics import MeanAbsoluteError
 
-from lightning_gans.core.module import adam_2e4_beta05, evaluating
+from lightning_gans.core.module import adam_2e4_beta05
 from lightning_gans.core.parts import Discriminator, Generator
-from lightning_gans.core.translation import TranslationModule, to_unit_range
+from lightning_gans.core.translation import TranslationModule, to_unit_range, translated
 from lightning_gans.losses.base import AdversarialLoss, real_logits_if_relativistic
 from lightning_gans.losses.least_squares import LeastSquaresLoss
 from lightning_gans.nets.patchgan import PatchGANDiscriminator
@@ -158,8 +158,7 @@ class CycleGAN(TranslationModule):
     @torch.no_grad()
     def translate_back(self, b: Tensor) -> Tensor:
         """Domain-A images for domain-B images ``b`` (F), in eval mode, clamped to [-1, 1]."""
-        with evaluating(self.generator_ba) as generator_ba:
-            return generator_ba(b.to(self.device)).clamp(-1, 1)
+        return translated(self.generator_ba, b, self.device)
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         """``val/cycle_l1_a`` = |F(G(a)) - a| and ``val/cycle_l1_b`` = |G(F(b)) - b|, on [0, 1] images."""
