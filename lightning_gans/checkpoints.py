@@ -13,33 +13,31 @@ code on this machine, so it is only for files from a source you trust.
 
 from __future__ import annotations
 
-import inspect
 import io
 import pickle
 import re
-from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch.optim import Optimizer
 
 from lightning_gans import registry
-from lightning_gans.core.guards import non_finite_parameters
-from lightning_gans.core.module import GenerativeModule, LatentSampling, TrainingModule
+from lightning_gans.core.guards import non_finite_tensors
+from lightning_gans.core.module import GenerativeModule, TrainingModule
 from lightning_gans.core.translation import TranslationModule
 from lightning_gans.errors import TRUST_HINT, UntrustedCheckpointError
+from lightning_gans.inference import LatentSampling
+from lightning_gans.safety import check_imports, parser_imports_only
 
 if TYPE_CHECKING:
     from lightning_gans.pretrained import PretrainedTranslator
 
-# what LightningCLI stores as the checkpoint's instantiator; Lightning imports and calls this path
-LIGHTNING_CLI_INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"
-TRUSTED_MODULES = ("torch.optim.",)  # optimisers and learning-rate schedulers, named by class_path in configs
-IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 # a Hugging Face Hub model id: "owner/name", without a file suffix (a missing local file stays "not found")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 CHECKPOINT_SUFFIXES = (".ckpt", ".pt", ".pth", ".safetensors", ".json", ".yaml")
+# how torch.save's files begin: a zip archive (since torch 1.6), or a pickle (the legacy format)
+CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80")
 
 
 def is_pretrained_source(source: str | Path) -> bool:
@@ -68,6 +66,8 @@ def _file_bytes(path: str | Path) -> bytes:
 
 
 def read_checkpoint_bytes(data: bytes, name: str | Path, trust: bool = False) -> dict[str, Any]:
+    if not data.startswith(CHECKPOINT_MAGIC):
+        raise ValueError(f"{name} is not a PyTorch checkpoint: {_what_it_is(data, name)}")
     try:
         checkpoint = torch.load(io.BytesIO(data), map_location="cpu", weights_only=not trust)
     except pickle.UnpicklingError as error:
@@ -84,6 +84,19 @@ def read_checkpoint_bytes(data: bytes, name: str | Path, trust: bool = False) ->
     return checkpoint
 
 
+def _what_it_is(data: bytes, name: str | Path) -> str:
+    """What a file that is no checkpoint seems to be, for the error that says so."""
+    try:
+        data[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return "its first bytes are neither a zip archive (torch.save) nor a pickle"
+    if Path(name).name == "config.yaml":
+        return "it is a run's config; the checkpoints are in the run's checkpoints/ folder (checkpoints/last.ckpt)"
+    if Path(name).suffix in (".yaml", ".yml", ".json"):
+        return "it is a text file (a config?); pass a .ckpt written by `lightning-gans fit`, or an exported folder"
+    return "it is a text file"
+
+
 def state_tensors(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
     """Every tensor a resumed run must reproduce, flat: the module's state (weights, EMA, batch-norm buffers)
     and the optimisers' states, plus the step counters; for checking that a resume was exact."""
@@ -94,72 +107,6 @@ def state_tensors(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
     flat["global_step"] = torch.tensor(checkpoint["global_step"])
     flat.update({k: torch.tensor(v) for k, v in checkpoint.get("lightning_gans", {}).items() if k.endswith("_steps")})
     return flat
-
-
-def _import_paths(value: Any, where: str) -> Iterator[tuple[str, str]]:
-    """Every ``(location, dotted import path)`` among the values: ``class_path`` entries and any other
-    string that jsonargparse could import (callables and classes given as strings)."""
-    if isinstance(value, dict):
-        for key, child in value.items():
-            if key == "class_path" and isinstance(child, str) and not IMPORT_PATH.match(child):
-                # a bare class name: jsonargparse would look it up among every class imported so far
-                yield f"{where}.{key}", child
-                continue
-            yield from _import_paths(child, f"{where}.{key}")
-    elif isinstance(value, (list, tuple)):
-        for i, child in enumerate(value):
-            yield from _import_paths(child, f"{where}[{i}]")
-    elif isinstance(value, str) and IMPORT_PATH.match(value):
-        yield where, value
-
-
-def is_optimizer_factory(obj: Any) -> bool:
-    """One of the variants' default optimiser builders (``adam_2e4_beta05``, ``rmsprop_5e5``, ...): a function
-    of lightning-gans annotated to return an ``Optimizer``."""
-    if not (inspect.isfunction(obj) and obj.__module__.startswith("lightning_gans.")):
-        return False
-    returns = inspect.signature(obj).return_annotation
-    return returns in ("Optimizer", Optimizer)
-
-
-def is_trusted_import(path: str) -> bool:
-    """A registered part's class or registry name, a torch optimiser or scheduler class, or our default optimiser
-    factory."""
-    if "." not in path:  # a class_path without a module: only a registry name, never a bare class name
-        return any(path in reg for reg in registry.REGISTRIES.values())
-    if registry.find_registered(path) is not None:
-        return True
-    if path.startswith("lightning_gans."):  # our own modules import nothing else; their objects still checked
-        try:
-            return is_optimizer_factory(registry.import_class(path))
-        except ValueError:
-            return False
-    if path.startswith(TRUSTED_MODULES):
-        from torch.optim.lr_scheduler import LRScheduler
-
-        try:
-            obj = registry.import_class(path)
-        except ValueError:
-            return False
-        return isinstance(obj, type) and issubclass(obj, (Optimizer, LRScheduler))
-    return False
-
-
-def check_imports(hyper_parameters: dict[str, Any], name: str | Path, hint: str = TRUST_HINT) -> None:
-    """Refuse hyper-parameters that would make loading import anything but registered parts and optimisers;
-    ``hint`` ends the message (by default: how to trust the file)."""
-    instantiator = hyper_parameters.get("_instantiator")
-    if instantiator is not None and instantiator != LIGHTNING_CLI_INSTANTIATOR:
-        raise UntrustedCheckpointError(
-            f"{name} asks to be built by {instantiator!r}, not by LightningCLI's instantiator. {hint}"
-        )
-    for where, path in _import_paths({k: v for k, v in hyper_parameters.items() if k != "_instantiator"}, ""):
-        if not is_trusted_import(path):
-            raise UntrustedCheckpointError(
-                f"{name} names {path!r} (hyper_parameters{where}), which is neither a registered lightning-gans "
-                "part nor a torch optimiser, so it was not imported. Install the plugin that registers it (`"
-                f"lightning-gans list` shows what is registered). {hint}"
-            )
 
 
 def load_module(path: str | Path, map_location: str = "cpu", trust: bool = False) -> TrainingModule:
@@ -177,20 +124,20 @@ def load_module(path: str | Path, map_location: str = "cpu", trust: bool = False
             f"{path} has no model class_path in its hyper-parameters: it was not written by `lightning-gans "
             "fit`. Load it in Python with YourVariant.load_from_checkpoint(path, generator=..., discriminator=...)."
         )
-    if not trust:
-        check_imports(hparams, path)
-    for _, part in _import_paths(hparams, ""):
-        if registry.find_registered(part) is not None:
-            registry.class_at(part)  # a plugin that fails to import is named with its distribution, here
-    cls = registry.class_at(class_path)
+    approved = set() if trust else check_imports(hparams, path)
+    cls = registry.class_at(class_path)  # a registered one (checked): a broken plugin is named with its distribution
     if not (isinstance(cls, type) and issubclass(cls, TrainingModule)):
         raise TypeError(f"{path}: {class_path} is not a lightning-gans variant")
-    model = cls.load_from_checkpoint(io.BytesIO(data), map_location=map_location, weights_only=not trust)
-    broken = non_finite_parameters(model.named_parameters())
+    # the parse that rebuilds the nets from the hyper-parameters may import the approved paths only
+    with nullcontext() if trust else parser_imports_only(approved, path):
+        model = cls.load_from_checkpoint(io.BytesIO(data), map_location=map_location, weights_only=not trust)
+    # buffers too: an infinite batch-norm running_var samples all-identical images with finite weights
+    broken = non_finite_tensors(model.state_dict().items())
     if broken:
         raise ValueError(
-            f"{path} holds NaN or infinite weights ({', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}): "
-            "the training that wrote it had diverged. Use an earlier checkpoint."
+            f"{path} holds NaN or infinite weights or buffers ({', '.join(broken[:3])}"
+            f"{', ...' if len(broken) > 3 else ''}): the training that wrote it had diverged. Use an earlier "
+            "checkpoint."
         )
     return model.eval()
 

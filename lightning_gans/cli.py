@@ -13,9 +13,10 @@ import pickle
 import sys
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from lightning_gans import registry
 from lightning_gans.errors import TRUST_HELP, RunFolderError
@@ -27,9 +28,29 @@ CKPT_HELP = (
 )
 
 
+class CommandParser(argparse.ArgumentParser):
+    """argparse's parser for the light commands. A mistake in the command line's form (an unknown option, a
+    missing one) is shown with the usage block, as argparse does; an error found after parsing (a file that
+    cannot be loaded, a value the model cannot take) is one paragraph that names its cause, without it."""
+
+    _parsing = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._parsing = True
+        try:
+            return super().parse_known_args(args, namespace)
+        finally:
+            self._parsing = False
+
+    def error(self, message: str) -> NoReturn:
+        if self._parsing:
+            super().error(message)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 # -- list ------------------------------------------------------------------------------------------------
 def list_command(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="lightning-gans list",
         description="Registered parts, built-in and from plugins, read from package metadata (nothing is imported).",
     )
@@ -73,18 +94,22 @@ def sample_command(argv: Sequence[str]) -> int:
     import torch
 
     from lightning_gans.checkpoints import load_variant
-    from lightning_gans.images import save_samples
+    from lightning_gans.images import check_picture_path, check_picture_size, save_sample_batches
     from lightning_gans.sampling import (
+        SAMPLE_BATCH,
         arithmetic_latents,
+        check_truncation,
         compile_for_sampling,
+        generate_in_chunks,
         interpolation_latents,
         latent_sweep,
+        sample_shape,
         style_mixing_grid,
         truncated_latents,
         truncation_in_w,
     )
 
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="lightning-gans sample",
         description="Write samples from a checkpoint: a grid, truncated samples, interpolations, latent arithmetic or "
         "style mixing.",
@@ -97,10 +122,20 @@ def sample_command(argv: Sequence[str]) -> int:
         help="torch.compile the generator first (the first batch compiles; pays off for many or large batches)",
     )
     parser.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
-    parser.add_argument("--out", default="samples.png", help="PNG to write (default samples.png)")
+    parser.add_argument(
+        "--out", default="samples.png", help="picture to write, an image type by its suffix (default samples.png)"
+    )
+    parser.add_argument(
+        "--batch_size",
+        type=int,
+        default=SAMPLE_BATCH,
+        help=f"latents per forward pass: bounds the memory whatever the number of samples (default {SAMPLE_BATCH})",
+    )
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     parser.add_argument("--nrow", type=int, default=None, help="images per grid row (default: square)")
-    parser.add_argument("--truncation", type=float, default=None, help="truncation psi (default: none)")
+    parser.add_argument(
+        "--truncation", type=float, default=None, help="truncation psi (default: none; resample takes psi >= 0.01)"
+    )
     parser.add_argument(
         "--truncation_mode",
         choices=("resample", "scale", "w"),
@@ -163,13 +198,22 @@ def sample_command(argv: Sequence[str]) -> int:
         "continuous codes: the last latent coordinates); a conditional model's row r gets label r mod classes",
     )
     args = parser.parse_args(argv)
-    if args.n < 1:
-        parser.error(f"--n must be >= 1, got {args.n}")
+    for option in ("n", "nrow", "pool", "batch_size"):
+        if getattr(args, option) is not None and getattr(args, option) < 1:
+            parser.error(f"--{option} must be >= 1, got {getattr(args, option)}")
     if (
         sum(x not in (None, False) for x in (args.interpolate, args.arithmetic, args.vary_latent, args.style_mixing))
         > 1
     ):
         parser.error("choose one of --interpolate, --arithmetic, --vary_latent and --style_mixing")
+    try:
+        check_picture_path(args.out)
+    except ValueError as error:
+        parser.error(f"--out: {error}")
+    try:
+        check_truncation(args.truncation, args.truncation_mode)
+    except ValueError as error:
+        parser.error(f"--truncation: {error}")
     w_psi = args.truncation if args.truncation_mode == "w" else None
     nrow: int | None
     try:
@@ -178,8 +222,27 @@ def sample_command(argv: Sequence[str]) -> int:
         raise
     except (FileNotFoundError, ValueError, TypeError) as error:
         parser.error(str(error))
+    if args.text is not None and not hasattr(model, "generate_text"):
+        parser.error(f"{type(model).__name__} does not take captions: --text is for text-to-image models (gan_cls)")
+    try:  # before compiling: one latent would be a batch size of its own to compile for
+        shape = sample_shape(model, None if args.text else args.label, args.text[0] if args.text else None)
+    except ValueError as error:
+        parser.error(str(error))
     if args.compile:
         compile_for_sampling(model.sampling_generator)
+
+    def check_size(n: int, per_row: int | None, asked: str) -> None:
+        """Refuse, before any latent is drawn, a picture too large to open (``check_picture_size``)."""
+        try:
+            check_picture_size(n, shape, per_row)
+        except ValueError as error:
+            parser.error(
+                f"{asked}: {error}. Ask for fewer, or draw several pictures with other --seed values; to score many "
+                "samples, `lightning-gans evaluate` draws any number without a picture"
+            )
+
+    def chunks(latents: torch.Tensor, labels: torch.Tensor | int | None) -> Iterator[torch.Tensor]:
+        return generate_in_chunks(model, latents, labels, batch_size=args.batch_size)
 
     def row_labels(label: int | None) -> torch.Tensor | int | None:
         """Rows of a conditional model's grid keep one class each: row r gets class r mod num_classes."""
@@ -187,64 +250,79 @@ def sample_command(argv: Sequence[str]) -> int:
             return label
         return torch.arange(args.rows).repeat_interleave(args.steps) % model.num_classes
 
-    if args.text is not None and not hasattr(model, "generate_text"):
-        parser.error(f"{type(model).__name__} does not take captions: --text is for text-to-image models (gan_cls)")
-    try:
-        if args.text is not None:
-            samples, nrow, what = text_samples(model, args)
-        elif args.style_mixing:
-            if args.truncation is not None and w_psi is None:
-                raise ValueError("style mixing truncates in W only: use --truncation_mode w")
-            samples, nrow = style_mixing_grid(
-                model.sampling_generator,
-                args.rows,
-                args.steps,
-                args.crossover,
-                1.0 if w_psi is None else w_psi,
-                args.seed,
-            )
-            what = f"a style-mixing grid: {args.rows} rows of coarse styles x {args.steps} columns of fine styles"
-        elif args.interpolate:
-            latents = interpolation_latents(args.rows, args.steps, model.latent_dim, args.interpolate, args.seed)
-            samples, nrow = model.generate(latents, row_labels(args.label)), args.steps
-            what = f"{args.rows} {args.interpolate} interpolations of {args.steps} steps"
-        elif args.vary_latent is not None:
-            latents = latent_sweep(args.rows, args.steps, model.latent_dim, args.vary_latent, seed=args.seed)
-            samples, nrow = model.generate(latents, row_labels(args.label)), args.steps
-            what = f"{args.rows} rows sweeping latent coordinate {args.vary_latent} from -2 to 2 in {args.steps} steps"
-        elif args.arithmetic:
-            if model.num_classes and args.label is None:
-                raise ValueError("latent arithmetic on a conditional model needs one class: add --label K")
-            pool = truncated_latents(args.pool, model.latent_dim, None, seed=args.seed)
-            rows = [
-                model.generate(row, args.label) for row in arithmetic_latents(pool, args.arithmetic, seed=args.seed)
-            ]
-            nrow = max(len(row) for row in rows)
-            blank = torch.ones_like(rows[0][:1])  # white in the models' [-1, 1] range: pads short rows
-            samples = torch.cat([torch.cat([row, *[blank] * (nrow - len(row))]) for row in rows])
-            what = f"latent arithmetic {args.arithmetic!r} (a row per group: members, then their average; last "
-            what += "row: the result, then variations of it)"
-        else:
-            latents = truncated_latents(args.n, model.latent_dim, args.truncation, args.truncation_mode, args.seed)
-            with truncation_in_w(model.sampling_generator, w_psi):
-                samples = model.generate(latents, args.label)
-            nrow = args.nrow or (model.num_classes if model.num_classes and args.label is None else None)
-            what = f"{args.n} samples" + (f" of class {args.label}" if args.label is not None else "")
-            if args.truncation is not None:
-                what += f" at truncation {args.truncation} ({args.truncation_mode})"
-    except ValueError as error:
-        parser.error(str(error))
-    try:
-        path = save_samples(samples, args.out, nrow=nrow)
-    except ValueError as error:
-        parser.error(f"{args.ckpt}: {error}")
+    rows_asked = f"--rows {args.rows} --steps {args.steps}"
+    samples: Iterable[torch.Tensor]
+    with ExitStack() as scope:  # a plain grid's truncation in W lasts until its samples are drawn
+        try:
+            if args.text is not None:
+                samples, nrow, what = text_samples(model, args, check_size)
+            elif args.style_mixing:
+                if args.truncation is not None and w_psi is None:
+                    raise ValueError("style mixing truncates in W only: use --truncation_mode w")
+                if args.rows >= 1 and args.steps >= 1:  # else style_mixing_grid says what is wrong
+                    check_size((args.rows + 1) * (args.steps + 1), args.steps + 1, rows_asked)
+                grid, nrow = style_mixing_grid(
+                    model.sampling_generator,
+                    args.rows,
+                    args.steps,
+                    args.crossover,
+                    1.0 if w_psi is None else w_psi,
+                    args.seed,
+                    args.batch_size,
+                )
+                samples = [grid]
+                what = f"a style-mixing grid: {args.rows} rows of coarse styles x {args.steps} columns of fine styles"
+            elif args.interpolate:
+                check_size(args.rows * args.steps, args.steps, rows_asked)
+                latents = interpolation_latents(args.rows, args.steps, model.latent_dim, args.interpolate, args.seed)
+                samples, nrow = chunks(latents, row_labels(args.label)), args.steps
+                what = f"{args.rows} {args.interpolate} interpolations of {args.steps} steps"
+            elif args.vary_latent is not None:
+                check_size(args.rows * args.steps, args.steps, rows_asked)
+                latents = latent_sweep(args.rows, args.steps, model.latent_dim, args.vary_latent, seed=args.seed)
+                samples, nrow = chunks(latents, row_labels(args.label)), args.steps
+                what = f"{args.rows} rows sweeping latent coordinate {args.vary_latent} from -2 to 2 in "
+                what += f"{args.steps} steps"
+            elif args.arithmetic:
+                if model.num_classes and args.label is None:
+                    raise ValueError("latent arithmetic on a conditional model needs one class: add --label K")
+                check_size(args.pool, None, f"--pool {args.pool} (the grid the indices refer to)")
+                pool = truncated_latents(args.pool, model.latent_dim, None, seed=args.seed)
+                latent_rows = arithmetic_latents(pool, args.arithmetic, seed=args.seed)
+                nrow = max(len(row) for row in latent_rows)
+                check_size(len(latent_rows) * nrow, nrow, f"--arithmetic {args.arithmetic!r}")
+                rows = [torch.cat(list(chunks(row, args.label))) for row in latent_rows]
+                blank = torch.ones_like(rows[0][:1])  # white in the models' [-1, 1] range: pads short rows
+                samples = [torch.cat([torch.cat([row, *[blank] * (nrow - len(row))]) for row in rows])]
+                what = f"latent arithmetic {args.arithmetic!r} (a row per group: members, then their average; last "
+                what += "row: the result, then variations of it)"
+            else:
+                nrow = args.nrow or (model.num_classes if model.num_classes and args.label is None else None)
+                check_size(args.n, nrow, f"--n {args.n}" + (f" --nrow {args.nrow}" if args.nrow else ""))
+                latents = truncated_latents(args.n, model.latent_dim, args.truncation, args.truncation_mode, args.seed)
+                scope.enter_context(truncation_in_w(model.sampling_generator, w_psi))
+                samples = chunks(latents, args.label)
+                what = f"{args.n} samples" + (f" of class {args.label}" if args.label is not None else "")
+                if args.truncation is not None:
+                    what += f" at truncation {args.truncation} ({args.truncation_mode})"
+        except ValueError as error:
+            parser.error(str(error))
+        try:  # the samples are drawn here, a batch at a time, as the picture takes them
+            path = save_sample_batches(samples, args.out, nrow=nrow)
+        except ValueError as error:  # --out was checked first: what is left is what the checkpoint made
+            parser.error(f"{args.ckpt}: {error}")
     print(f"wrote {what} to {path}")
     return 0
 
 
-def text_samples(model: Any, args: argparse.Namespace) -> tuple[Any, int, str]:
-    """``sample --text``: a row per caption, or text interpolations (``--interpolate`` with two captions)."""
+def text_samples(
+    model: Any, args: argparse.Namespace, check_size: Callable[[int, int | None, str], None]
+) -> tuple[Iterator[Any], int, str]:
+    """``sample --text``: a row per caption, or text interpolations (``--interpolate`` with two captions), as batches
+    of at most ``--batch_size`` samples drawn when iterated; ``check_size(n, per_row, asked)`` refuses too many."""
     import torch
+
+    from lightning_gans.sampling import generate_in_chunks
 
     texts: list[str] = args.text
     if args.arithmetic or args.vary_latent is not None or args.style_mixing or args.truncation is not None:
@@ -252,14 +330,19 @@ def text_samples(model: Any, args: argparse.Namespace) -> tuple[Any, int, str]:
     if args.interpolate:
         if len(texts) != 2:
             raise ValueError(f"--interpolate with --text goes between two captions; got {len(texts)}")
+        check_size(args.rows * args.steps, args.steps, f"--rows {args.rows} --steps {args.steps}")
         z = torch.randn(args.rows, model.latent_dim, generator=torch.Generator().manual_seed(args.seed))
-        samples = model.interpolate_text(z, texts[0], texts[1], args.steps)
-        return samples, args.steps, f"{args.rows} rows from {texts[0]!r} to {texts[1]!r} in {args.steps} steps"
+        # whole rows per batch (one row at least): interpolate_text draws a row per latent
+        rows = z.split(max(1, args.batch_size // args.steps))
+        interpolations = (model.interpolate_text(part, texts[0], texts[1], args.steps) for part in rows)
+        return interpolations, args.steps, f"{args.rows} rows from {texts[0]!r} to {texts[1]!r} in {args.steps} steps"
     nrow = args.nrow or 8
     n = max(args.n, nrow) if len(texts) == 1 else nrow * len(texts)
+    check_size(n, nrow, f"--n {args.n} --nrow {nrow}" if len(texts) == 1 else f"--nrow {nrow} x {len(texts)} captions")
     captions = [texts[(i // nrow) % len(texts)] for i in range(n)]
     z = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(args.seed))
-    return model.generate_text(z, captions), nrow, f"{n} samples for {len(texts)} caption(s), a row of {nrow} each"
+    samples = generate_in_chunks(model, z, captions=captions, batch_size=args.batch_size)
+    return samples, nrow, f"{n} samples for {len(texts)} caption(s), a row of {nrow} each"
 
 
 # -- translate -------------------------------------------------------------------------------------------
@@ -272,7 +355,7 @@ def translate_command(argv: Sequence[str]) -> int:
     from lightning_gans.images import save_picture, to_uint8
     from lightning_gans.sampling import compile_for_sampling
 
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="lightning-gans translate",
         description="Apply an image-to-image checkpoint (pix2pix, cyclegan, srgan) to an image or a folder of them.",
     )
@@ -365,6 +448,9 @@ def report(error: BaseException) -> int:
     print(f"lightning-gans: error: {message}", file=sys.stderr)
     if not debugging:
         print(f"(set {DEBUG_ENV}=1 to see the traceback)", file=sys.stderr)
+    status = getattr(error, "exit_status", None)  # an error may say its own (a config key refused: 2, as argparse)
+    if isinstance(status, int):
+        return status
     return 2 if isinstance(error, (registry.RegistryError, RunFolderError)) else 1
 
 

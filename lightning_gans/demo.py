@@ -8,7 +8,7 @@ The pictures are made by ``Explorer``, plain PyTorch that needs no gradio.
 
 from __future__ import annotations
 
-import argparse
+import math
 import os
 import tempfile
 import uuid
@@ -20,13 +20,24 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from lightning_gans.core.module import LatentSampling
+from lightning_gans.cli import CommandParser
 from lightning_gans.errors import TRUST_HELP
 from lightning_gans.images import save_samples
-from lightning_gans.sampling import TruncationMode, compile_for_sampling, slerp, truncated_latents, truncation_in_w
+from lightning_gans.inference import LatentSampling
+from lightning_gans.sampling import (
+    TruncationMode,
+    check_truncation,
+    compile_for_sampling,
+    slerp,
+    truncated_latents,
+    truncation_in_w,
+)
 
 EACH_CLASS = "each class in turn"
 SEED_MAX = 2**63 - 1  # torch.Generator.manual_seed takes at most this
+# A page answers anyone who can reach it: every request draws at most this many samples in one forward pass
+SAMPLES_MAX = 64
+STEPS_MAX = 16
 DEMO_EXTRA = 'the demo needs gradio: pip install "lightning-gans[demo]"'
 # 28-pixel samples are drawn as large as the box allows, and sharp (not blurred by the browser's smoothing)
 PIXELATED = ".samples img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }"
@@ -71,8 +82,18 @@ class Explorer:
                 return self.model.generate_text(z, [caption])  # type: ignore[attr-defined, no-any-return]
             return self.model.generate(z, label)
 
+    def check_psi(self, psi: float | None) -> None:
+        """Refuse a truncation ``psi`` this model's truncation mode cannot use, naming the page's field."""
+        try:
+            check_truncation(psi, self.truncation_mode)
+        except ValueError as error:
+            raise ValueError(f"truncation ψ: {error}") from error
+
     def samples(self, seed: int, n: int, label: str | None, caption: str, psi: float | None) -> Path:
         """A grid of ``n`` samples for ``seed``; ``psi`` truncates (BigGAN's resampling in Z, or in W)."""
+        check_field("seed", seed, 0, SEED_MAX)
+        check_field("samples", n, 1, SAMPLES_MAX)
+        self.check_psi(psi)
         z = truncated_latents(int(n), self.model.latent_dim, psi, self.truncation_mode, int(seed))
         picture = self.draw(z, self.label(label), caption, psi)
         nrow = self.model.num_classes if self.model.num_classes and self.label(label) is None else None
@@ -82,6 +103,10 @@ class Explorer:
         self, seed: int, other_seed: int, steps: int, label: str | None, caption: str, psi: float | None
     ) -> Path:
         """A row from the first sample of ``seed`` to that of ``other_seed``, spherically in Z."""
+        check_field("seed", seed, 0, SEED_MAX)
+        check_field("interpolate to seed", other_seed, 0, SEED_MAX)
+        check_field("interpolation steps", steps, 2, STEPS_MAX)
+        self.check_psi(psi)
         first = truncated_latents(1, self.model.latent_dim, psi, self.truncation_mode, int(seed))
         last = truncated_latents(1, self.model.latent_dim, psi, self.truncation_mode, int(other_seed))
         z = slerp(first.expand(int(steps), -1), last.expand(int(steps), -1), torch.linspace(0, 1, int(steps))[:, None])
@@ -96,6 +121,17 @@ class Explorer:
         return self.folder / f"{stem}_{uuid.uuid4().hex[:8]}.png"
 
 
+def check_field(name: str, value: Any, low: float | None, high: float | None) -> None:
+    """Raise ``ValueError`` naming the field ``name`` if ``value`` is no finite number in ``low..high``: a request
+    through the API can send anything JSON holds (NaN too), whatever the page's widgets allow."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name} must lie in {low}..{high}, got {value}")
+
+
 def build_page(explorer: Explorer, title: str) -> Any:
     """The gradio page (``gradio.Blocks``) of an explorer; imports gradio."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the machine
@@ -108,6 +144,21 @@ def build_page(explorer: Explorer, title: str) -> Any:
 
     def truncation(truncate: bool, psi: float) -> float | None:
         return float(psi) if truncate else None
+
+    def checked(component: Any) -> Any:
+        """``component``, refusing a value sent through the API that is not a finite number in its range with an
+        error that names it: gradio lets NaN through, and its own range error names no field."""
+        preprocess = component.preprocess
+
+        def preprocess_checked(payload: Any) -> Any:
+            try:
+                check_field(component.label, payload, component.minimum, component.maximum)
+            except ValueError as error:
+                raise gr.Error(str(error)) from error
+            return preprocess(payload)
+
+        component.preprocess = preprocess_checked
+        return component
 
     def samples(seed: float, n: float, label: str, caption: str, truncate: bool, psi: float) -> tuple[str, str]:
         try:
@@ -125,7 +176,7 @@ def build_page(explorer: Explorer, title: str) -> Any:
                     int(seed), int(other_seed), int(steps), label, caption, truncation(truncate, psi)
                 )
             )
-        except ValueError as error:
+        except (ValueError, TypeError, RuntimeError) as error:  # a bad value reaches the page as its message
             raise gr.Error(str(error)) from error
         return path, path
 
@@ -134,16 +185,18 @@ def build_page(explorer: Explorer, title: str) -> Any:
                     model.num_classes else "") + (", captions" if explorer.takes_captions else ""))  # fmt: skip
         with gr.Row():
             with gr.Column(scale=1):
-                seed = gr.Number(value=0, precision=0, minimum=0, maximum=SEED_MAX, label="seed")
-                n = gr.Slider(1, 64, value=16, step=1, label="samples")
+                seed = checked(gr.Number(value=0, precision=0, minimum=0, maximum=SEED_MAX, label="seed"))
+                n = checked(gr.Slider(1, SAMPLES_MAX, value=16, step=1, label="samples"))
                 label = gr.Dropdown(classes, value=EACH_CLASS, label="class", visible=bool(model.num_classes))
                 caption = gr.Textbox(value=captions[0] if captions else "", label="caption",
                                      visible=explorer.takes_captions)  # fmt: skip
                 truncate = gr.Checkbox(value=False, label="truncate" + (" in W" if explorer.style_based else ""))
-                psi = gr.Slider(*psi_range[:2], value=psi_range[2], step=0.05, label="truncation ψ")
+                psi = checked(gr.Slider(*psi_range[:2], value=psi_range[2], step=0.05, label="truncation ψ"))
                 draw = gr.Button("Generate", variant="primary")
-                other_seed = gr.Number(value=1, precision=0, minimum=0, maximum=SEED_MAX, label="interpolate to seed")
-                steps = gr.Slider(2, 16, value=8, step=1, label="interpolation steps")
+                other_seed = checked(
+                    gr.Number(value=1, precision=0, minimum=0, maximum=SEED_MAX, label="interpolate to seed")
+                )
+                steps = checked(gr.Slider(2, STEPS_MAX, value=8, step=1, label="interpolation steps"))
                 walk = gr.Button("Interpolate")
             with gr.Column(scale=2):
                 picture = gr.Image(
@@ -179,7 +232,7 @@ def demo_command(argv: Sequence[str]) -> int:
     from lightning_gans import registry
     from lightning_gans.checkpoints import load_variant
 
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="lightning-gans demo",
         description="A local web page to explore a generator: seed, class or caption, truncation, interpolation "
         "between two seeds, download. Needs the demo extra: pip install 'lightning-gans[demo]'.",

@@ -6,22 +6,26 @@ saved beside the ``checkpoints/`` folder, or ``--data NAME`` (with ``--data_root
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
+import os
+import sys
 import time
-from collections.abc import Sequence
+import typing
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from lightning.pytorch import LightningDataModule
 
 from lightning_gans import registry
-from lightning_gans.checkpoints import check_imports, load_variant
-from lightning_gans.core.module import LatentSampling
+from lightning_gans.checkpoints import load_variant
+from lightning_gans.cli import CommandParser
+from lightning_gans.data.base import Location
 from lightning_gans.errors import TRUST_HELP
 from lightning_gans.images import save_picture
+from lightning_gans.inference import LatentSampling
 from lightning_gans.metrics.evaluation import (
     DATA_METRICS,
     METRICS,
@@ -32,7 +36,8 @@ from lightning_gans.metrics.evaluation import (
 )
 from lightning_gans.metrics.features import FeatureNetwork, FeatureNetworkUnavailable, build_feature_network
 from lightning_gans.metrics.memorisation import NearestNeighbourMemorisation
-from lightning_gans.sampling import truncated_latents, truncation_in_w
+from lightning_gans.safety import check_imports
+from lightning_gans.sampling import check_truncation, truncated_latents, truncation_in_w
 
 
 def run_config_of(ckpt: Path) -> Path | None:
@@ -57,13 +62,52 @@ def datamodule_from(
         if not isinstance(section, dict) or "class_path" not in section:
             raise ValueError(f"{config} has no data: class_path section; pass --data NAME")
         if not trust:
-            check_imports({"data": section}, config)
+            check_imports({"data": section}, config, parsed=False)
         spec = section
     else:
         raise ValueError(
             "no config.yaml beside the checkpoint's run folder: pass --config RUN/config.yaml or --data NAME"
         )
     return build_datamodule(spec, data_root)
+
+
+def is_location(annotation: Any) -> bool:
+    """Whether a constructor parameter's declared type is marked ``Location`` (``lightning_gans.data.base``)."""
+    return typing.get_origin(annotation) is Annotated and any(
+        isinstance(meta, Location) for meta in annotation.__metadata__
+    )
+
+
+def names_a_place(value: str) -> bool:
+    """Whether ``value`` is an absolute path or names a file or folder that exists here."""
+    try:
+        return os.path.isabs(value) or Path(value).expanduser().exists()
+    except (OSError, ValueError):  # too long for the file system, a NUL byte: no place
+        return False
+
+
+def without_locations(spec: Mapping[str, Any], where: str = "data") -> dict[str, Any]:
+    """A data module spec (``{"class_path", "init_args"}``) without what says where its data lives, at every depth
+    of nested data modules: the parameters marked ``Location`` (``root``, ``val_root``, ``captions``,
+    ``download``) and any other string naming a place on this machine (a plugin's unmarked folder).
+
+    What ``export`` records of the run's data, and what ``evaluate`` takes from an exported folder: data
+    locations come from the user's command (``--data_root``), never from a file that travels to other machines.
+    The class must have been checked (``check_imports``): it is imported here to read its parameter types.
+    """
+    class_path = registry.resolve_name(str(spec.get("class_path")), registry.datamodules, where)
+    types = registry.parameter_types(registry.class_at(class_path, where))
+    arguments = spec.get("init_args") or {}
+    if not isinstance(arguments, Mapping):
+        raise ValueError(f"{where}.init_args must be a mapping of the data module's arguments")
+    kept: dict[str, Any] = {}
+    for key, value in arguments.items():
+        if is_location(types.get(key)) or (isinstance(value, str) and names_a_place(value)):
+            continue
+        if isinstance(value, Mapping) and isinstance(value.get("class_path"), str):  # a wrapped data module
+            value = without_locations(value, f"{where}.init_args.{key}")
+        kept[key] = value
+    return {"class_path": spec.get("class_path"), "init_args": kept}
 
 
 def build_datamodule(spec: dict[str, Any], root: str | None) -> LightningDataModule:
@@ -84,6 +128,28 @@ def checked_metric_names(metrics: str | Sequence[str], n_fake: int, n_real: int)
     if min(n_fake, n_real) < fewest:
         raise ValueError(f"--metrics {','.join(names)} need --n_fake and --n_real of at least {fewest}")
     return names
+
+
+# FID, KID, IS and PRDC measured on few images are strongly biased: FID by a term that shrinks as 1/n and differs
+# between models (Chong & Forsyth 2020), so numbers from different image counts, or from few images, do not compare.
+# Heusel et al. (2017, the TTUR code) recommend at least 10,000 samples for FID, papers report it at 10k-50k, and
+# Naeem et al. (2020) measure PRDC at 10k: below 10k, evaluate warns (the refusal below minimum_images stays).
+FEW_IMAGES = 10_000
+BIASED_METRICS = {"fid": "FID", "kid": "KID", "is": "IS", "prdc": "precision/recall/density/coverage"}
+
+
+def few_images_warning(names: Sequence[str], n_fake: int, n_real: int) -> str | None:
+    """What to say about ``names`` measured on ``n_fake`` generated and ``n_real`` real images, if too few (below
+    ``FEW_IMAGES``) for their numbers to be compared with others; ``None`` otherwise."""
+    biased = [label for name, label in BIASED_METRICS.items() if name in names]
+    few = [f"--{flag} {count}" for flag, count in (("n_fake", n_fake), ("n_real", n_real)) if count < FEW_IMAGES]
+    if not biased or not few:
+        return None
+    return (
+        f"{', '.join(biased)} measured on {' and '.join(few)} images are strongly biased (FID by a term that shrinks "
+        "as 1/n and differs between models): compare them only with numbers measured on as many images, and measure "
+        f"numbers to report on at least {FEW_IMAGES:,} generated and real images (FID is usually reported at 10k-50k)"
+    )
 
 
 def split_of(datamodule: LightningDataModule, split: str) -> Any:
@@ -170,7 +236,7 @@ def format_table(report: dict[str, Any]) -> str:
 
 
 def evaluate_command(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="lightning-gans evaluate",
         description="Sample-quality metrics of a checkpoint: prints a table and writes JSON with the protocol.",
         epilog="metrics: " + "; ".join(f"{k}: {v}" for k, v in {**METRICS, **DATA_METRICS}.items()),
@@ -200,6 +266,10 @@ def evaluate_command(argv: Sequence[str]) -> int:
     parser.add_argument("--pairs_png", default=None, help="closest (sample, training image) pairs (knn)")
     args = parser.parse_args(argv)
     try:
+        check_truncation(args.truncation, args.truncation_mode)
+    except ValueError as error:
+        parser.error(f"--truncation: {error}")
+    try:
         model = load_variant(args.ckpt, trust=args.trust_checkpoint)
         default = [m for m in METRICS if m != "labels" or model.num_classes]
         names = checked_metric_names(args.metrics or default, args.n_fake, args.n_real)
@@ -209,8 +279,9 @@ def evaluate_command(argv: Sequence[str]) -> int:
             data = (exported.get("training") or {}).get("data")
             if not isinstance(data, dict) or not isinstance(data.get("class_path"), str):
                 raise ValueError(f"{args.ckpt} names no data module: pass --data NAME (and --data_root)")
-            check_imports({"data": data}, args.ckpt)
-            datamodule = build_datamodule(data, args.data_root)
+            check_imports({"data": data}, args.ckpt, parsed=False)
+            # the data module and its settings come from the folder; where its data lives, from this command only
+            datamodule = build_datamodule(without_locations(data, f"{args.ckpt}: training.data"), args.data_root)
         else:
             config = Path(args.config) if args.config else run_config_of(Path(args.ckpt))
             datamodule = datamodule_from(config, args.data, args.data_root, trust=args.trust_checkpoint)
@@ -239,6 +310,10 @@ def evaluate_command(argv: Sequence[str]) -> int:
         parser.error(str(error))
     report["checkpoint"] = str(args.ckpt)
     print(format_table(report))
+    warning = few_images_warning(names, args.n_fake, args.n_real)
+    if warning is not None:  # beside the numbers, and in the JSON that travels without this output
+        print(f"lightning-gans evaluate: warning: {warning}", file=sys.stderr)
+        report["warning"] = warning
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(json_safe(report), indent=2, allow_nan=False) + "\n")
     print(f"wrote {out}")

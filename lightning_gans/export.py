@@ -8,7 +8,6 @@ uploaded as a Hub model repo.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ import yaml
 
 from lightning_gans import registry
 from lightning_gans.checkpoints import load_module, read_checkpoint
+from lightning_gans.cli import CommandParser
 from lightning_gans.errors import TRUST_HELP
 from lightning_gans.pretrained import Pretrained, PretrainedGenerator, registry_name
 
@@ -39,10 +39,10 @@ def training_record(checkpoint: dict[str, Any], ckpt: Path, config: Path | None)
     if config is not None:
         data = (yaml.safe_load(config.read_text()) or {}).get("data")
         if isinstance(data, dict):
-            name = registry_name(str(data.get("class_path")))
-            # not the folder it was read from on this machine: `evaluate --data_root` says where it is on another
-            arguments = {k: v for k, v in (data.get("init_args") or {}).items() if k != "root"}
-            record["data"] = {"class_path": name, "init_args": arguments}
+            from lightning_gans.evaluate import without_locations
+
+            # not the folders it was read from on this machine: `evaluate --data_root` says where they are on another
+            record["data"] = without_locations(data) | {"class_path": registry_name(str(data.get("class_path")))}
     return record
 
 
@@ -73,7 +73,7 @@ def export_command(argv: Sequence[str]) -> int:
     from lightning_gans.evaluate import run_config_of
     from lightning_gans.metrics.features import FeatureNetworkUnavailable
 
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="lightning-gans export",
         description="Write a checkpoint's generator (the EMA one when the run kept it) as a folder to share: "
         "model.safetensors, config.json and a model card README.md with the metrics measured on it. The folder is "

@@ -30,13 +30,13 @@ from safetensors.torch import save_model
 from torch import Tensor, nn
 
 from lightning_gans import registry
-from lightning_gans.checkpoints import IMPORT_PATH, check_imports
-from lightning_gans.core.guards import non_finite_parameters
-from lightning_gans.core.module import GenerativeModule, LatentSampling, TrainingModule
-from lightning_gans.core.translation import TranslationModule, translated
+from lightning_gans.core.guards import non_finite_tensors
+from lightning_gans.core.module import GenerativeModule, TrainingModule
+from lightning_gans.core.translation import TranslationModule
 from lightning_gans.errors import UntrustedCheckpointError
+from lightning_gans.inference import CaptionSampling, LatentSampling, translated
 from lightning_gans.nets.progan import growing_nets, set_growth
-from lightning_gans.variants.gan_cls import CaptionSampling
+from lightning_gans.safety import IMPORT_PATH, check_imports, parser_imports_only
 
 FORMAT_VERSION = 1
 WEIGHTS_NAME = "model.safetensors"  # huggingface_hub.constants.SAFETENSORS_SINGLE_FILE
@@ -85,9 +85,9 @@ def registered_class_path(name: Any, plural: str, where: str) -> str:
     return path
 
 
-def build_net(spec: Mapping[str, Any], role: str, variants: dict[str, nn.Module]) -> nn.Module:
+def build_net(spec: Mapping[str, Any], role: str, variants: dict[str, nn.Module], approved: set[str]) -> nn.Module:
     """The net a ``config.json`` entry describes (see ``net_spec``); ``variants`` caches the variants built. The
-    classes it names have been checked (``check_config_imports``)."""
+    classes it names have been checked (``check_config_imports``, which approved the import paths ``approved``)."""
     where = f"{CONFIG_NAME}: nets.{role}"
     built_by = spec.get("built_by_variant")
     net: Any
@@ -96,8 +96,10 @@ def build_net(spec: Mapping[str, Any], role: str, variants: dict[str, nn.Module]
         if key not in variants:
             cls = registry.class_at(registered_class_path(built_by.get("class_path"), "variants", where), where)
             # LightningCLI's own builder, as for a checkpoint: it parses the recipe's values into the constructor's
-            # types (dataclasses such as Regularisation, parts given by class_path), all checked already
-            variants[key] = instantiate_module(cls, dict(built_by.get("init_args") or {}))
+            # types (dataclasses such as Regularisation, parts given by class_path), all checked already; the parse
+            # may import the approved paths only
+            with parser_imports_only(approved, CONFIG_NAME, hint=FOLDER_HINT):
+                variants[key] = instantiate_module(cls, dict(built_by.get("init_args") or {}))
         net = getattr(variants[key], role, None)
         if not isinstance(net, nn.Module):
             raise ValueError(f"{where}: the variant {built_by.get('class_path')} has no {role}")
@@ -110,9 +112,10 @@ def build_net(spec: Mapping[str, Any], role: str, variants: dict[str, nn.Module]
     return net  # type: ignore[no-any-return]
 
 
-def check_config_imports(nets: Any) -> None:
+def check_config_imports(nets: Any) -> set[str]:
     """Refuse a nets section that names anything but registered parts of the right kind, nested arguments
-    included, before anything is imported or built."""
+    included in every reading the config parser may take (``safety.check_imports``), before anything is
+    imported or built; returns the import paths approved."""
     if not isinstance(nets, Mapping) or "generator" not in nets:
         raise ValueError(f"{CONFIG_NAME} has no nets.generator: it was not written by lightning-gans")
     unknown = sorted(set(nets) - set(ROLES))
@@ -129,7 +132,7 @@ def check_config_imports(nets: Any) -> None:
             resolved[role] = {"built_by_variant": {**built_by, "class_path": path}}
         else:
             resolved[role] = {**spec, "class_path": registered_class_path(spec.get("class_path"), ROLES[role], where)}
-    check_imports({"nets": resolved}, CONFIG_NAME, hint=FOLDER_HINT)
+    return check_imports({"nets": resolved}, CONFIG_NAME, hint=FOLDER_HINT)
 
 
 class Pretrained(
@@ -156,12 +159,12 @@ class Pretrained(
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
         nets = config.get("nets")
-        check_config_imports(nets)  # the config may come from anyone
+        approved = check_config_imports(nets)  # the config may come from anyone
         assert isinstance(nets, Mapping)
         self.config = config
         variants: dict[str, nn.Module] = {}
         for role, spec in nets.items():
-            self.add_module(role, build_net(spec, role, variants))
+            self.add_module(role, build_net(spec, role, variants, approved))
         self.requires_grad_(False)
         self.eval()
 
@@ -283,13 +286,29 @@ class Pretrained(
                 f"{weights} does not fit the nets of {CONFIG_NAME}: missing {sorted(expected - names)[:4]}, "
                 f"unexpected {sorted(names - expected)[:4]}"
             )
+        # load_state_dict casts into the built nets' dtypes without a word: int8 or float16 weights would load as
+        # float32 rounded or truncated (all-zero samples), so a tensor must already have the dtype it is built with
+        built = model.state_dict()
+        retyped = [(name, tensors[name].dtype, built[name].dtype) for name in sorted(names)
+                   if tensors[name].dtype != built[name].dtype]  # fmt: skip
+        if retyped:
+            name, found, wanted = retyped[0]
+            others = f" (and {len(retyped) - 1} more tensors)" if len(retyped) > 1 else ""
+            raise ValueError(
+                f"{weights} holds {name} as {found}, but the nets of {CONFIG_NAME} are built with {wanted}{others}: "
+                "the file was converted or altered after export. Export it again from the checkpoint (`lightning-gans "
+                "export`)."
+            )
+        broken = non_finite_tensors((name, tensors[name]) for name in sorted(names))
+        if broken:
+            raise ValueError(
+                f"{weights} holds NaN or infinite weights or buffers ({', '.join(broken[:3])}"
+                f"{', ...' if len(broken) > 3 else ''}): the training that wrote it had diverged"
+            )
         try:
             model.load_state_dict(tensors)
         except RuntimeError as error:  # a size mismatch: the config describes other nets than the file holds
             raise ValueError(f"{weights} does not fit the nets of {CONFIG_NAME}: {error}") from error
-        broken = non_finite_parameters(model.named_parameters())
-        if broken:
-            raise ValueError(f"{weights} holds NaN or infinite weights ({', '.join(broken[:3])})")
         return model.to(map_location).eval()
 
     def generate_model_card(self, license: str | None = None) -> ModelCard:  # noqa: A002 (the Hub's field name)
@@ -422,6 +441,14 @@ def from_pretrained(
     client's failures (not found, offline, no network) as one ``ValueError`` naming the source."""
     from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, HFValidationError
 
+    config = Path(source) / CONFIG_NAME
+    if config.is_file():  # read here first: the Hub mixin's own reading names no file when it fails
+        try:
+            content = json.loads(config.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{config} is not valid JSON: {error}") from error
+        if not isinstance(content, dict):
+            raise ValueError(f"{config} holds a JSON {type(content).__name__}, not the object lightning-gans writes")
     try:
         return Pretrained.from_pretrained(
             source,
@@ -433,3 +460,5 @@ def from_pretrained(
         )
     except (HfHubHTTPError, EntryNotFoundError, HFValidationError, ConnectionError) as error:
         raise ValueError(f"could not load {source} from the Hugging Face Hub: {error}") from error
+    except json.JSONDecodeError as error:  # a Hub repo's config.json
+        raise ValueError(f"{source}: {CONFIG_NAME} is not valid JSON: {error}") from error

@@ -9,15 +9,28 @@ can be reproduced and its latents referred to by index. Truncation comes in thre
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch import Tensor, nn
 
+if TYPE_CHECKING:
+    from lightning_gans.inference import LatentSampling
+
 TruncationMode = Literal["resample", "scale", "w"]
 Interpolation = Literal["linear", "spherical"]
+
+# Resampling redraws each coordinate until |z_i| <= psi: on average 1 / erf(psi / sqrt 2) draws, 125 at 0.01 but
+# about 1e30 at 1e-30, a loop that never ends. Below 0.01 every latent lies within a hundredth of a standard
+# deviation of 0, so the samples all look like the average one; scale truncation gets there without redrawing.
+# BigGAN's smallest threshold (Brock et al. 2019, figure 2) is 0.04.
+RESAMPLE_PSI_MIN = 0.01
+# Latents per forward pass when drawing many samples: a few hundred keep a generator's activations in hand on a
+# CPU or a small GPU, whatever number of samples is asked for, and are as fast per sample as larger batches.
+SAMPLE_BATCH = 256
 
 
 def truncated_latents(n: int, dim: int, psi: float | None, mode: TruncationMode = "resample", seed: int = 0) -> Tensor:
@@ -28,28 +41,87 @@ def truncated_latents(n: int, dim: int, psi: float | None, mode: TruncationMode 
     ``scale``: ``z * psi`` with ``0 < psi <= 1`` (shrinking towards the mean latent, as StyleGAN's ψ does in
     W space; here in Z space, where it is the same idea for a generator with no mapping network).
     ``w``: plain N(0, I) latents; the truncation happens in the generator's W space (``truncation_in_w``).
-    ``psi=None`` gives plain N(0, I) latents.
+    ``psi=None`` gives plain N(0, I) latents. A ``psi`` the mode cannot use (``check_truncation``: NaN, out of
+    range, or below ``RESAMPLE_PSI_MIN`` for ``resample``) raises ``ValueError`` before anything is drawn.
     """
+    check_truncation(psi, mode)
     rng = torch.Generator().manual_seed(seed)
     z = torch.randn(n, dim, generator=rng)
-    if psi is None:
+    if psi is None or mode == "w":
         return z
+    if mode == "scale":
+        return z * psi
+    # Only the coordinates still outside are looked at again: the same draws, in the same order, as redrawing
+    # z[z.abs() > psi] until none is left, without scanning all of z in every round.
+    flat = z.view(-1)
+    outside = (flat.abs() > psi).nonzero().squeeze(1)
+    while len(outside):
+        flat[outside] = torch.randn(len(outside), generator=rng)
+        outside = outside[flat[outside].abs() > psi]
+    return z
+
+
+def check_truncation(psi: float | None, mode: str = "resample") -> None:
+    """Raise ``ValueError``, before any latent is drawn, for a ``psi`` that truncation ``mode`` cannot use: NaN
+    or infinite, outside the mode's range, or (``resample``) so small that redrawing would not finish."""
+    if psi is None:
+        return
+    if not math.isfinite(psi):
+        raise ValueError(f"truncation psi must be a finite number, got {psi}")
     if mode == "w":
         check_w_psi(psi)
-        return z
+        return
+    if mode not in ("resample", "scale"):
+        raise ValueError(f"unknown truncation mode {mode!r}; choose resample, scale or w")
     if psi <= 0:
         raise ValueError(f"truncation psi must be > 0, got {psi}")
-    if mode == "scale":
-        if psi > 1:
-            raise ValueError(f"scale truncation needs 0 < psi <= 1, got {psi}")
-        return z * psi
-    if mode != "resample":
-        raise ValueError(f"unknown truncation mode {mode!r}; choose resample, scale or w")
-    outside = z.abs() > psi
-    while outside.any():
-        z[outside] = torch.randn(int(outside.sum()), generator=rng)
-        outside = z.abs() > psi
-    return z
+    if mode == "scale" and psi > 1:
+        raise ValueError(f"scale truncation needs 0 < psi <= 1, got {psi}")
+    if mode == "resample" and psi < RESAMPLE_PSI_MIN:
+        draws = 1 / math.erf(psi / math.sqrt(2))
+        raise ValueError(
+            f"resample truncation redraws each latent coordinate until |z_i| <= psi, on average 1 / erf(psi / sqrt 2) "
+            f"times: {draws:.2g} times at psi {psi}. The smallest psi it takes is {RESAMPLE_PSI_MIN} (125 draws); for "
+            "latents closer to 0 use scale truncation (z * psi; --truncation_mode scale), which redraws nothing"
+        )
+
+
+def generate_in_chunks(
+    model: LatentSampling,
+    z: Tensor,
+    labels: Tensor | int | None = None,
+    captions: Sequence[str] | None = None,
+    batch_size: int = SAMPLE_BATCH,
+) -> Iterator[Tensor]:
+    """``model.generate(z, labels)``, or ``model.generate_text(z, captions)`` for a text-to-image model, at most
+    ``batch_size`` latents at a time: what one forward pass holds stays bounded however many latents there are.
+
+    The classes or grid captions that ``labels=None`` means (each in turn) are counted over all of ``z``, as in one
+    call; ``labels`` and ``captions`` may be one for all or one per latent."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    texts: Any = model  # generate_text and grid_captions are duck-typed: CaptionSampling needs Lightning
+    if captions is None and labels is None and hasattr(model, "generate_text"):
+        grid = list(getattr(model, "grid_captions", None) or [])
+        if grid:  # else generate() says that the model has none yet
+            captions = [grid[i % len(grid)] for i in range(len(z))]
+    elif labels is None and model.num_classes:
+        labels = model.balanced_labels(len(z))
+    for start in range(0, len(z), batch_size):
+        part = slice(start, start + batch_size)
+        if captions is not None:
+            yield texts.generate_text(z[part], captions if len(captions) == 1 else captions[part])
+        else:
+            per_latent = isinstance(labels, Tensor) and labels.dim() > 0
+            yield model.generate(z[part], labels[part] if per_latent else labels)  # type: ignore[index]
+
+
+def sample_shape(model: LatentSampling, labels: int | None = None, caption: str | None = None) -> tuple[int, ...]:
+    """The shape of one of ``model``'s samples (of class ``labels``, or for ``caption``), from one forward pass on a
+    single latent: what sizes a picture before its samples are drawn. Refuses what ``generate`` would refuse."""
+    z = torch.zeros(1, model.latent_dim)
+    made = next(generate_in_chunks(model, z, labels, None if caption is None else [caption]))
+    return tuple(made.shape[1:])
 
 
 def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
@@ -168,14 +240,21 @@ def truncation_in_w(generator: nn.Module, psi: float | None) -> Iterator[None]:
 
 @torch.no_grad()
 def style_mixing_grid(
-    generator: nn.Module, rows: int, columns: int, crossover: int | None = None, psi: float = 1.0, seed: int = 0
+    generator: nn.Module,
+    rows: int,
+    columns: int,
+    crossover: int | None = None,
+    psi: float = 1.0,
+    seed: int = 0,
+    batch_size: int = SAMPLE_BATCH,
 ) -> tuple[Tensor, int]:
     """StyleGAN's style-mixing figure (Karras et al. 2019, figure 3): the first row shows ``columns`` samples
     from one set of seeds, the first column ``rows`` samples from another; each other cell takes its row's
     styles for the layers before ``crossover`` (coarse: pose, shape; default: the first half) and its column's
     styles from there on (fine: texture, shading). Returns the images (row-major, a blank top-left corner)
-    and the images per row. ``generator`` must offer ``styles(z, psi)``, ``synthesis(ws)`` and ``num_ws``."""
-    from lightning_gans.core.module import evaluating
+    and the images per row. ``generator`` must offer ``styles(z, psi)``, ``synthesis(ws)`` and ``num_ws``; it runs
+    on at most ``batch_size`` latents at a time."""
+    from lightning_gans.inference import evaluating
     from lightning_gans.nets.stylegan import mix_styles
 
     num_ws = getattr(generator, "num_ws", None)
@@ -189,15 +268,29 @@ def style_mixing_grid(
         raise ValueError(f"the crossover layer must lie in 1..{num_ws - 1} for this generator, got {crossover}")
     if rows < 1 or columns < 1:
         raise ValueError(f"need rows >= 1 and columns >= 1, got rows={rows}, columns={columns}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     check_w_psi(psi)
     rng = torch.Generator().manual_seed(seed)
     device = next(generator.parameters()).device
     style_based: Any = generator  # styles, synthesis and latent_dim are duck-typed
     row_z, column_z = (torch.randn(k, style_based.latent_dim, generator=rng).to(device) for k in (rows, columns))
+
+    def synthesised(count: int, styles_of: Callable[[Tensor], Tensor]) -> Tensor:
+        """Images 0..count-1 from ``styles_of(indices)``, a batch at a time: the styles and activations of one
+        batch are all that a grid of any size holds at once besides its images."""
+        batches = torch.arange(count, device=device).split(batch_size)
+        return torch.cat([style_based.synthesis(styles_of(indices)) for indices in batches])
+
     with evaluating(generator):
-        row_ws, column_ws = style_based.styles(row_z, psi), style_based.styles(column_z, psi)
-        mixed = mix_styles(row_ws.repeat_interleave(columns, dim=0), column_ws.repeat(rows, 1, 1), crossover)
-        row_images, column_images, mixed_images = (style_based.synthesis(ws) for ws in (row_ws, column_ws, mixed))
+        row_ws = torch.cat([style_based.styles(z, psi) for z in row_z.split(batch_size)])
+        column_ws = torch.cat([style_based.styles(z, psi) for z in column_z.split(batch_size)])
+        row_images = synthesised(rows, lambda k: row_ws[k])
+        column_images = synthesised(columns, lambda k: column_ws[k])
+        # cell k of the body: row k // columns's styles before the crossover, column k % columns's from there on
+        mixed_images = synthesised(
+            rows * columns, lambda k: mix_styles(row_ws[k // columns], column_ws[k % columns], crossover)
+        )
     blank = torch.ones_like(column_images[:1])  # white in the models' [-1, 1] range
     body = [torch.cat([row_images[r : r + 1], mixed_images[r * columns : (r + 1) * columns]]) for r in range(rows)]
     return torch.cat([blank, column_images, *body]), columns + 1

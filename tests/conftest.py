@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -14,6 +15,11 @@ import pytest
 # Never reach the network or ask for a key, whatever the machine's settings.
 os.environ["WANDB_MODE"] = "offline"
 os.environ["WANDB_SILENT"] = "true"
+
+# Lightning gives its logger a StreamHandler bound to sys.stderr as it is when Lightning is first imported. Imported
+# here, that is pytest's session-long capture; first imported inside a test using capsys, it would be that test's
+# stream, closed when the test ends, and every later in-process run would print a "Logging error" traceback.
+import lightning.pytorch  # noqa: E402, F401
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
@@ -153,6 +159,15 @@ def tiny_recipe(folder: Path, root: Path, epochs: int = 4, minutes: float = 0.0)
     path = folder / f"{root.name}.yaml"
     path.write_text(TINY_RUN.format(root=root, epochs=epochs, minutes=minutes))
     return path
+
+
+def finished_tiny_run(folder: Path) -> Path:
+    """``folder/run``: a finished 1-epoch run of ``tiny_recipe`` (nets of width 8, EMA on), the base that crafted,
+    exported and resumed files are made from."""
+    root = folder / "run"
+    subprocess.run(cli("fit", "--config", str(tiny_recipe(folder, root, epochs=1))), env=ENV, check=True,
+                   capture_output=True)  # fmt: skip
+    return root
 
 
 class WritesMarker:

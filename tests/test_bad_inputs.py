@@ -57,6 +57,21 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     nan["state_dict"]["generator.net.0.weight" if "generator.net.0.weight" in nan["state_dict"] else
                       next(k for k in nan["state_dict"] if k.startswith("generator."))].fill_(float("nan"))  # fmt: skip
     torch.save(nan, folder / "nan.ckpt")
+    inf_buffer = {**state, "state_dict": {k: v.clone() for k, v in state["state_dict"].items()}}
+    inf_buffer["state_dict"]["generator_ema.module.net.4.running_var"].fill_(float("inf"))
+    torch.save(inf_buffer, folder / "inf_buffer.ckpt")
+    inf_state = {**state, "optimizer_states": [
+        {**o, "state": {i: {k: v.clone() for k, v in s.items()} for i, s in o["state"].items()}}
+        for o in state["optimizer_states"]]}  # fmt: skip
+    inf_state["optimizer_states"][1]["state"][0]["exp_avg_sq"].fill_(float("inf"))
+    torch.save(inf_state, folder / "inf_state.ckpt")
+    subprocess.run(cli("export", "--ckpt", str(last), "--out", str(folder / "int8_export"), "--metrics", "none"),
+                   env=ENV, check=True, capture_output=True)  # fmt: skip
+    from safetensors.torch import load_file, save_file
+
+    int8 = load_file(folder / "int8_export/model.safetensors")
+    save_file({k: (v * 100).to(torch.int8) if v.is_floating_point() else v for k, v in int8.items()},
+              folder / "int8_export/model.safetensors")  # fmt: skip
     foreign = {**state, "hyper_parameters": {**state["hyper_parameters"], "_class_path": "os.path.join"}}
     torch.save(foreign, folder / "foreign.ckpt")
 
@@ -74,12 +89,19 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
             data = (source / f"t10k-{kind}-ubyte.gz").read_bytes()
             (idx / f"{split}-{kind}-ubyte.gz").write_bytes(data if kind.startswith("labels") else data[:5000])
     (folder / "idx_empty").mkdir()
+    (folder / "bad_json").mkdir()
+    (folder / "bad_json" / "config.json").write_text("{not json")
+    (folder / "list_json").mkdir()
+    (folder / "list_json" / "config.json").write_text("[1, 2]")
     (folder / "images_empty").mkdir()
     corrupt = folder / "images_corrupt" / "things"
     corrupt.mkdir(parents=True)
     for i in range(4):
         Image.new("L", (28, 28), color=i * 60).save(corrupt / f"ok{i}.png")
     (corrupt / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    started = folder / "no_checkpoint"  # a start killed after writing config.yaml, before its first last.ckpt
+    (started / "samples").mkdir(parents=True)
+    shutil.copy(earlier / "config.yaml", started / "config.yaml")
     return Workspace(folder, earlier)
 
 
@@ -119,6 +141,16 @@ CASES: list[Case] = [
     ("evaluate non-finite weights", lambda w: ["evaluate", "--ckpt", w.path("nan.ckpt")], "NaN or infinite weights"),
     ("resume from non-finite weights", lambda w: ["fit", "--config", w.recipe_into("nan_resume"), "--ckpt_path",
      w.path("nan.ckpt")], "weights became NaN or infinite"),
+    ("sample from an infinite batch-norm buffer", lambda w: ["sample", "--ckpt", w.path("inf_buffer.ckpt"), "--out",
+     w.path("b.png")], "NaN or infinite weights or buffers (generator_ema.module.net.4.running_var)"),
+    ("resume from an infinite optimiser state", lambda w: ["fit", "--config", w.recipe_into("inf_state_resume"),
+     "--ckpt_path", w.path("inf_state.ckpt")],
+     "optimiser states became NaN or infinite (the discriminator optimiser's exp_avg_sq of discriminator."),
+    ("learning rate 1e8", lambda w: ["fit", "--config", w.recipe_into("lr1e8"), "--model.init_args.d_optimizer",
+     "torch.optim.Adam", "--model.init_args.d_optimizer.lr", "1e8", "--model.init_args.g_optimizer",
+     "torch.optim.Adam", "--model.init_args.g_optimizer.lr", "1e8"], "buffers became NaN or infinite"),
+    ("sample an export with int8 weights", lambda w: ["sample", "--ckpt", w.path("int8_export"), "--out",
+     w.path("q.png")], "as torch.int8, but the nets of config.json are built with torch.float32"),
     # wrong settings, found before the first step
     ("32x32 generator on 28x28 data", lambda w: ["fit", "--config", w.recipe_into("g32"),
      "--model.generator.init_args.image_size", "32"], "makes samples of shape (1, 32, 32)"),
@@ -134,6 +166,28 @@ CASES: list[Case] = [
      "_shared/callbacks.yaml: invalid YAML at line"),
     ("missing config file", lambda w: ["fit", "--config", w.path("nope.yaml")], "no such config file"),
     ("misspelt key", lambda w: ["fit", "--config", w.recipe, "--model.init_args.n_critc", "2"], "n_critc"),
+    ("misspelt key without init_args", lambda w: ["fit", "--config", w.recipe, "--model.n_critc", "2"],
+     "unknown key model.init_args.n_critc: DCGAN has no parameter 'n_critc'. Did you mean 'n_critic'?"),
+    ("misspelt key of a net", lambda w: ["fit", "--config", w.recipe, "--model.generator.init_args.widht", "3"],
+     "DCGANGenerator has no parameter 'widht'. Did you mean 'width'?"),
+    ("misspelt trainer option", lambda w: ["fit", "--config", w.recipe, "--trainer.max_epohcs", "3"],
+     "unknown option --trainer.max_epohcs. Did you mean --trainer.max_epochs"),
+    ("batch size abc", lambda w: ["fit", "--config", w.recipe, "--data.batch_size", "abc"],
+     "data.init_args.batch_size (FashionMNISTDataModule): expected int, got 'abc'"),
+    ("max_epochs x", lambda w: ["fit", "--config", w.recipe, "--trainer.max_epochs", "x"],
+     "trainer.max_epochs: expected int or null, got 'x'"),
+    ("an option of a part with no class", lambda w: ["fit", "--config", w.recipe, "--model.loss.init_args.margin",
+     "1"], "model.init_args.loss: options given, but no class is chosen there"),
+    ("discriminator outputs the variant cannot use", lambda w: ["fit", "--config", w.recipe_into("d5"),
+     "--model.discriminator.init_args.outputs", "5"], "set model.discriminator.init_args.outputs to 1"),
+    ("resume a file with another net width", lambda w: ["fit", "--config", w.recipe, "--ckpt_path", w.last,
+     "--model.generator.init_args.width", "32"], "--model.generator.init_args.width: 32 given, the checkpoint has 8"),
+    ("restart a run that has a checkpoint", lambda w: ["fit", "--config", w.recipe, "--restart", "true"],
+     "--restart starts again only a run that wrote no checkpoint"),
+    ("resume a start that wrote no checkpoint", lambda w: ["fit", "--config", w.recipe_into("no_checkpoint"),
+     "--ckpt_path", "last"], "nothing to resume. Start it again in place with --restart true"),
+    ("fresh fit into a start that wrote no checkpoint", lambda w: ["fit", "--config", w.recipe_into("no_checkpoint")],
+     "nothing to resume. Start it again in place with --restart true"),
     ("wrong type", lambda w: ["fit", "--config", w.recipe, "--model.init_args.n_critic", "often"], "n_critic"),
     ("unknown variant", lambda w: ["fit", "--config", w.recipe, "--model", "dcgann"], "Did you mean 'dcgan'"),
     ("unknown loss", lambda w: ["fit", "--config", w.recipe, "--model.loss", "hinj"], "unknown loss 'hinj'"),
@@ -153,9 +207,27 @@ CASES: list[Case] = [
     # the other commands
     ("sample a missing checkpoint", lambda w: ["sample", "--ckpt", w.path("nope.ckpt")], "no checkpoint at"),
     ("sample a plain tensor file", lambda w: ["sample", "--ckpt", w.path("plain.pt")], "not written by"),
+    ("sample a run's config.yaml", lambda w: ["sample", "--ckpt", str(w.earlier / "config.yaml")],
+     "config.yaml is not a PyTorch checkpoint: it is a run's config"),
+    ("sample a folder with invalid config.json", lambda w: ["sample", "--ckpt", w.path("bad_json")],
+     "bad_json/config.json is not valid JSON"),
+    ("sample a folder whose config.json is a list", lambda w: ["sample", "--ckpt", w.path("list_json")],
+     "list_json/config.json holds a JSON list"),
     ("translate a sampling checkpoint", lambda w: ["translate", "--ckpt", w.last, "--input", w.path("x")],
      "is not an image-to-image variant"),
     ("sample zero images", lambda w: ["sample", "--ckpt", w.last, "--n", "0"], "--n must be >= 1"),
+    ("sample rows of -3 images", lambda w: ["sample", "--ckpt", w.last, "--nrow", "-3"], "--nrow must be >= 1"),
+    ("sample batches of 0 latents", lambda w: ["sample", "--ckpt", w.last, "--batch_size", "0"],
+     "--batch_size must be >= 1"),
+    ("sample at NaN truncation", lambda w: ["sample", "--ckpt", w.last, "--truncation", "nan", "--out",
+     w.path("nan_psi.png")], "--truncation: truncation psi must be a finite number, got nan"),
+    ("sample to a file without a suffix", lambda w: ["sample", "--ckpt", w.last, "--out", w.path("s_noext")],
+     "--out: "),
+    ("sample a grid too large to open", lambda w: ["sample", "--ckpt", w.last, "--n", "100000", "--out",
+     w.path("big.png")], "--n 100000: 100,000 samples of shape (1, 28, 28)"),
+    ("evaluate at NaN truncation", lambda w: ["evaluate", "--ckpt", w.last, "--truncation", "nan", "--metrics",
+     "classes", "--n_fake", "10", "--n_real", "10", "--out", w.path("nan_psi.json")],
+     "--truncation: truncation psi must be a finite number, got nan"),
     ("label for an unconditional model", lambda w: ["sample", "--ckpt", w.last, "--label", "3", "--out",
      w.path("l.png")], "unconditional"),
     ("unknown metric", lambda w: ["evaluate", "--ckpt", w.last, "--metrics", "fidd"], "unknown metric"),

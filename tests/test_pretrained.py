@@ -27,6 +27,7 @@ from lightning_gans.cli import main
 from lightning_gans.core.module import GenerativeModule
 from lightning_gans.core.translation import TranslationModule
 from lightning_gans.errors import UntrustedCheckpointError
+from lightning_gans.inference import CaptionSampling
 from lightning_gans.pretrained import (
     Pretrained,
     PretrainedGenerator,
@@ -35,7 +36,6 @@ from lightning_gans.pretrained import (
     from_pretrained,
 )
 from lightning_gans.variants.dcgan import DCGAN
-from lightning_gans.variants.gan_cls import CaptionSampling
 
 # the contract test's small nets (as in test_contracts: CycleGAN's and SRGAN's default nets are slow on CPU)
 SMALL_RESNET = {"class_path": "resnet", "init_args": {"width": 8, "n_blocks": 1}}

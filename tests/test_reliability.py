@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ENV, REPO, WritesMarker, cli, run_cli, tiny_recipe
+from conftest import ENV, REPO, WritesMarker, cli, finished_tiny_run, run_cli, tiny_recipe
 
 from lightning_gans.callbacks.checkpoint import LastCheckpoint
 from lightning_gans.checkpoints import UntrustedCheckpointError, load_variant, read_checkpoint, state_tensors
@@ -131,9 +131,7 @@ def test_metrics_and_sample_refuse_non_finite_samples() -> None:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished tiny run (1 epoch): its last.ckpt is the base of the crafted files."""
     folder = tmp_path_factory.mktemp("trained")
-    root = folder / "run"
-    subprocess.run(cli("fit", "--config", str(tiny_recipe(folder, root, epochs=1))), env=ENV, check=True,
-                   capture_output=True)  # fmt: skip
+    root = finished_tiny_run(folder)
     return root
 
 

@@ -62,7 +62,8 @@ class LastCheckpoint(Checkpoint):
     replacing it; hence this callback. A checkpoint taken mid-epoch resumes exactly: the data loaders save
     their position (``ResumableDataLoader``), the module its noise, and this callback the global random
     states, which it restores when the resumed training starts. No checkpoint of non-finite weights is ever
-    written: the module refuses it (``TrainingDiverged``) and the previous ``last.ckpt`` stays.
+    written: the module refuses it (``TrainingDiverged``) and the previous ``last.ckpt`` stays. After each write,
+    every callback with an ``on_last_checkpoint_written(trainer, path)`` method is told.
 
     Args:
         dirpath: the folder (default ``<trainer.default_root_dir>/checkpoints``).
@@ -120,6 +121,11 @@ class LastCheckpoint(Checkpoint):
             replace_atomically(partial, path)
         trainer.strategy.barrier("last_checkpoint")
         self._last_write = time.monotonic()
+        for callback in trainer.callbacks:  # type: ignore[attr-defined]
+            # e.g. the run's config.yaml, which a resumed run replaces only once it has a checkpoint to match it
+            written = getattr(callback, "on_last_checkpoint_written", None)
+            if callable(written):
+                written(trainer, path)
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": rng_states()}

@@ -1,10 +1,10 @@
-"""Checks that stop a run early and clearly instead of late and obscurely: non-finite losses or weights
-(divergence), a first batch whose shapes the nets cannot have been meant for, and optimiser settings that a
-resume would otherwise replace silently."""
+"""Checks that stop a run early and clearly instead of late and obscurely: non-finite losses, weights, buffers or
+optimiser states (divergence), a first batch whose shapes the nets cannot have been meant for, and optimiser
+settings that a resume would otherwise replace silently."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -13,7 +13,8 @@ from torch.optim import Optimizer
 
 
 class TrainingDiverged(RuntimeError):
-    """A loss or a weight became NaN or infinite. Raised before anything non-finite is checkpointed."""
+    """A loss, a weight, a buffer or an optimiser state became NaN or infinite. Raised before anything non-finite
+    is checkpointed."""
 
 
 class NonFiniteWatch:
@@ -48,12 +49,39 @@ def non_finite_samples(samples: Tensor) -> int:
     return int((~torch.isfinite(samples)).flatten(1).any(dim=1).sum())
 
 
-def non_finite_parameters(named: Iterable[tuple[str, Tensor]]) -> list[str]:
-    """Names of the parameters holding a NaN or an infinity (one synchronisation when all are finite)."""
-    params = [(name, p) for name, p in named if p.is_floating_point()]
-    if not params or bool(torch.stack([torch.isfinite(p).all() for _, p in params]).all()):
+def non_finite_tensors(named: Iterable[tuple[str, Tensor]]) -> list[str]:
+    """Names of the floating-point tensors (weights, buffers, optimiser states) holding a NaN or an infinity.
+
+    When all are finite this reads back one flag per device: a single host-device synchronisation on a GPU
+    (optimisers keep their ``step`` counters on the CPU, which needs none), so it can run on every logging step.
+    """
+    tensors = [(name, t) for name, t in named if t.is_floating_point() or t.is_complex()]
+    by_device: dict[torch.device, list[Tensor]] = {}
+    for _, tensor in tensors:
+        by_device.setdefault(tensor.device, []).append(torch.isfinite(tensor.detach()).all())
+    if all(bool(torch.stack(flags).all()) for flags in by_device.values()):
         return []
-    return [name for name, p in params if not bool(torch.isfinite(p).all())]
+    return [name for name, t in tensors if not bool(torch.isfinite(t.detach()).all())]
+
+
+def optimizer_role(index: int, count: int) -> str:
+    """How messages name optimiser ``index`` of ``count``: a pair is ``(generator, discriminator)``."""
+    return ("generator", "discriminator")[index] if count == 2 else f"optimiser {index}"
+
+
+def optimizer_state_tensors(
+    optimizers: Sequence[Optimizer], parameter_names: dict[int, str]
+) -> Iterator[tuple[str, Tensor]]:
+    """Every tensor of the optimisers' states (Adam's ``exp_avg``, ``exp_avg_sq``, ``step``, ...), named for a
+    message: ``the generator optimiser's exp_avg_sq of generator.net.0.weight``. ``parameter_names`` maps
+    ``id(parameter)`` to its name in the module."""
+    for index, optimizer in enumerate(optimizers):
+        role = optimizer_role(index, len(optimizers))
+        for parameter, state in optimizer.state.items():
+            owner = parameter_names.get(id(parameter), "a parameter outside the module")
+            for key, value in state.items():
+                if isinstance(value, Tensor):
+                    yield f"the {role} optimiser's {key} of {owner}", value
 
 
 Settings = list[list[dict[str, Any]]]
@@ -74,7 +102,7 @@ def reapply_optimizer_settings(optimizers: Sequence[Optimizer], configured: Sett
     settings are the scheduler's, so a change is refused."""
     changes = []
     for index, (optimizer, groups) in enumerate(zip(optimizers, configured)):
-        name = ("generator", "discriminator")[index] if len(optimizers) == 2 else f"optimiser {index}"
+        name = optimizer_role(index, len(optimizers))
         for group, wanted in zip(optimizer.param_groups, groups):
             changed = {k: (group.get(k), v) for k, v in wanted.items() if group.get(k) != v}
             if changed and scheduled:
@@ -118,9 +146,15 @@ def check_same_sample_shape(made: Tensor, data: Tensor, generator: nn.Module, da
         )
 
 
-def check_scores(scores: Tensor, inputs: Tensor, discriminator: nn.Module) -> None:
+def check_scores(
+    scores: Tensor, inputs: Tensor, discriminator: nn.Module, uses: int | None = None, variant: str = "the variant"
+) -> None:
     """A discriminator gives one score per input, ``outputs`` per input (multi-head discriminators such as
-    ACGAN's declare ``outputs``), or a per-patch map when it declares ``score_map = True`` (PatchGAN)."""
+    ACGAN's declare ``outputs``), or a per-patch map when it declares ``score_map = True`` (PatchGAN).
+
+    ``uses``: how many scores per input ``variant`` reads; a discriminator built with another ``outputs`` is
+    refused, since the variant's loss would silently take them all as one score each. ``None`` (checking a part
+    on its own) takes the discriminator's ``outputs``."""
     name, n = type(discriminator).__name__, len(inputs)
     if scores.dim() == 0 or scores.shape[0] != n:
         raise ValueError(
@@ -131,6 +165,13 @@ def check_scores(scores: Tensor, inputs: Tensor, discriminator: nn.Module) -> No
         return
     per_input = scores[0].numel()
     expected = int(getattr(discriminator, "outputs", 1))
+    if uses is not None and expected != uses:
+        count = "one score" if uses == 1 else f"{uses} scores"
+        raise ValueError(
+            f"the discriminator ({name}) is built with outputs = {expected}, but {variant} uses {count} per "
+            f"input: set model.discriminator.init_args.outputs to {uses}, or drop it (several outputs are for the "
+            "variants whose discriminator has several heads, such as acgan and infogan)"
+        )
     if per_input != expected:
         raise ValueError(
             f"the discriminator ({name}) gives {per_input} scores per input (shape {shape_text(scores.shape)}) "

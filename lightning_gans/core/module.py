@@ -25,8 +25,7 @@ no latent space: their base is ``lightning_gans.core.translation.TranslationModu
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 import torch
@@ -43,11 +42,13 @@ from lightning_gans.core.guards import (
     TrainingDiverged,
     call_checked,
     check_same_sample_shape,
-    non_finite_parameters,
+    non_finite_tensors,
     optimizer_settings,
+    optimizer_state_tensors,
     reapply_optimizer_settings,
 )
 from lightning_gans.core.parts import Discriminator, Generator
+from lightning_gans.inference import LatentSampling, evaluating
 from lightning_gans.losses.base import AdversarialLoss
 
 
@@ -105,17 +106,6 @@ def first_training_batch(trainer: Trainer) -> Any:
     return None if batch is None else trainer.strategy.batch_to_device(batch)
 
 
-@contextmanager
-def evaluating(net: nn.Module) -> Iterator[nn.Module]:
-    """``net`` in eval mode (batch norm's running statistics, no dropout), restored afterwards."""
-    was_training = net.training
-    net.eval()
-    try:
-        yield net
-    finally:
-        net.train(was_training)
-
-
 def copy_power_iteration_vectors(source: nn.Module, target: nn.Module) -> None:
     """Spectral norm's power-iteration vectors u, v are unit vectors; the EMA's average of them is not (it shrinks
     as they turn), and in eval mode sigma = u . W v is then underestimated, the weights overscaled (BigGAN's EMA
@@ -135,61 +125,6 @@ def _is_plain(value: Any) -> bool:
     if isinstance(value, dict):
         return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
     return False
-
-
-class LatentSampling:
-    """Sampling from a generator of a latent space, optionally class-conditional: what a training module
-    (``GenerativeModule``) and an exported generator (``lightning_gans.pretrained.PretrainedGenerator``) share,
-    so that ``sample``, ``evaluate`` and the demo take either. Needs ``latent_dim``, ``num_classes``, ``device``
-    and ``sampling_generator``."""
-
-    latent_dim: int
-    num_classes: int
-
-    @property
-    def device(self) -> torch.device:
-        raise NotImplementedError
-
-    @property
-    def sampling_generator(self) -> nn.Module:
-        """The net that samples are drawn from."""
-        raise NotImplementedError
-
-    def balanced_labels(self, n: int) -> Tensor:
-        """0, 1, ..., C-1, 0, 1, ...: every class equally often (a grid with C columns has a class per column);
-        empty for an unconditional generator."""
-        return torch.arange(n) % self.num_classes if self.num_classes else torch.zeros(0, dtype=torch.long)
-
-    def check_labels(self, labels: Tensor | int | None, n: int) -> Tensor | None:
-        """Labels for ``n`` samples on this module's device: ``None`` means every class equally often."""
-        if not self.num_classes:
-            if labels is not None:
-                raise ValueError(f"{type(self).__name__} is unconditional: its generator takes no class labels")
-            return None
-        if labels is None:
-            return self.balanced_labels(n).to(self.device)
-        labels = torch.as_tensor(labels, dtype=torch.long, device=self.device).expand(n)
-        if labels.min() < 0 or labels.max() >= self.num_classes:
-            raise ValueError(f"labels must lie in 0..{self.num_classes - 1}, got {labels.unique().tolist()}")
-        return labels
-
-    @torch.no_grad()
-    def generate(self, z: Tensor, labels: Tensor | int | None = None) -> Tensor:
-        """Samples in [-1, 1] for given latents (and, for a conditional generator, labels: one class for all,
-        one per latent, or ``None`` for every class in turn), in eval mode (batch norm's running statistics)."""
-        labels = self.check_labels(labels, len(z))
-        with evaluating(self.sampling_generator) as net:
-            return net(z.to(self.device)) if labels is None else net(z.to(self.device), labels)
-
-    def generate_labelled(self, z: Tensor) -> tuple[Tensor, Tensor | None]:
-        """``(samples, the labels they were made for)``: every class in turn, or ``None`` if unconditional."""
-        labels = self.check_labels(None, len(z))
-        return self.generate(z, labels), labels
-
-    def sample(self, n: int, seed: int | None = None, labels: Tensor | int | None = None) -> Tensor:
-        """``n`` fresh samples; with ``seed`` the same ones every call. Training noise is left untouched."""
-        rng = torch.Generator().manual_seed(seed) if seed is not None else None
-        return self.generate(torch.randn(n, self.latent_dim, generator=rng), labels)
 
 
 class TrainingModule(LightningModule):
@@ -242,18 +177,35 @@ class TrainingModule(LightningModule):
         self.non_finite.record(self.loss_name, loss, self.trainer.global_step)
 
     def raise_if_diverged(self) -> None:
-        """``TrainingDiverged`` naming the loss and the step if a loss or a weight has become non-finite."""
+        """``TrainingDiverged`` naming the loss and the step if a loss has become non-finite, else naming the weights,
+        buffers or optimiser states that have.
+
+        Buffers and optimiser states are watched as well as weights: a learning rate far too high can leave every
+        loss and weight finite while batch norm's ``running_var`` or Adam's ``exp_avg_sq`` overflows, and a
+        checkpoint holding them would sample garbage or resume into NaN."""
         first = self.non_finite.first_bad()
-        weights = non_finite_parameters(self.named_parameters())
-        if first is None and not weights:
+        weights: list[tuple[str, Tensor]] = list(self.named_parameters())
+        buffers = list(self.named_buffers())
+        trainer = self._trainer  # None when the module is checked outside a fit
+        names = {id(p): name for name, p in weights}
+        states = list(optimizer_state_tensors(trainer.optimizers, names)) if trainer is not None else []
+        broken = non_finite_tensors(weights + buffers + states)  # one check: one synchronisation when all finite
+        if first is None and not broken:
             return
         if first is not None:
             cause = f"{first[0]} became NaN or infinite at global step {first[1]}"
         else:
-            cause = f"weights became NaN or infinite ({', '.join(weights[:4])}{', ...' if len(weights) > 4 else ''})"
+            bad, causes = set(broken), []
+            groups = {"weights": weights, "buffers": buffers, "optimiser states": states}
+            for kind, named in groups.items():
+                found = [name for name, _ in named if name in bad]
+                if found:
+                    listed = ", ".join(found[:4]) + (", ..." if len(found) > 4 else "")
+                    causes.append(f"{kind} became NaN or infinite ({listed})")
+            cause = "; ".join(causes)
         raise TrainingDiverged(
             f"training diverged: {cause} (epoch {self.current_epoch}, generator step {self.generator_steps}). "
-            "Training stopped before any checkpoint of non-finite weights was written: the checkpoints already "
+            "Training stopped before any checkpoint of non-finite values was written: the checkpoints already "
             "written are finite, and `--ckpt_path last` resumes from the last good one. Lower the learning rates, "
             "add a gradient penalty (regularisation.gradient_penalty or r1_gamma) or try a bounded loss (hinge)."
         )

@@ -10,30 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
-from torch import Tensor, nn
+from torch import Tensor
 from torch.optim import Optimizer
 from torchmetrics import MeanAbsoluteError
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from lightning_gans.core.guards import call_checked, check_same_sample_shape
-from lightning_gans.core.module import AlternatingUpdates, adam_2e4_beta05, evaluating
+from lightning_gans.core.module import AlternatingUpdates, adam_2e4_beta05
 from lightning_gans.core.parts import Discriminator, Generator
+from lightning_gans.inference import evaluating, translated
 
 
 def to_unit_range(images: Tensor) -> Tensor:
     """[-1, 1] -> [0, 1], clamped: the range the image-quality metrics are stated in."""
     return images.float().add(1).div(2).clamp(0, 1)
-
-
-@torch.no_grad()
-def translated(generator: nn.Module, images: Tensor, device: torch.device) -> Tensor:
-    """``generator``'s images for ``images`` in eval mode (batch norm's running statistics, no dropout), clamped to
-    [-1, 1]: how every translation is drawn, by a training module or an exported generator."""
-    with evaluating(generator) as net:
-        return net(images.to(device)).clamp(-1, 1)  # type: ignore[no-any-return]
 
 
 def shown_like(images: Tensor, reference: Tensor) -> Tensor:

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sized
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import torch
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset, Sampler
+
+
+@dataclass(frozen=True)
+class Location:
+    """Marks a data module's constructor parameter that says where its data comes from: a folder or a file on
+    this machine, or a switch to fetch it from the network (``Annotated[str, Location()]``).
+
+    Only the user's own command sets such a value. A config from elsewhere (an exported folder's
+    ``config.json``) never does: ``lightning-gans export`` leaves these values out and ``evaluate`` drops them
+    (``lightning_gans.evaluate.without_locations``), so a downloaded file cannot choose what is read here. A
+    plugin's data module marks its own location parameters the same way.
+    """
+
+
+Folder = Annotated[str, Location()]  # a folder (or file) of data on this machine
+OptionalFolder = Annotated[str | None, Location()]
+DownloadSwitch = Annotated[bool, Location()]  # fetch from the network
 
 
 def labels_of(dataset: Dataset) -> torch.Tensor | None:

@@ -42,7 +42,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from lightning_gans.data.base import GANDataModule
+from lightning_gans.data.base import Folder, GANDataModule, OptionalFolder
 from lightning_gans.data.idx import FashionMNISTDataModule, to_model_range
 from lightning_gans.data.pairs import image_files
 from lightning_gans.data.vision import image_transform
@@ -156,7 +156,7 @@ class FashionCaptionsDataModule(FashionMNISTDataModule):
 
     def __init__(
         self,
-        root: str | None = None,
+        root: OptionalFolder = None,
         image_size: int = 28,
         batch_size: int = 64,
         num_workers: int = 0,
@@ -242,8 +242,8 @@ class ImageCaptionsDataModule(GANDataModule):
 
     def __init__(
         self,
-        root: str,
-        captions: str,
+        root: Folder,
+        captions: Folder,
         image_size: int = 64,
         channels: Literal[1, 3] = 3,
         val_images: int = 100,

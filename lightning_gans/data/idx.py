@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import TensorDataset
 
-from lightning_gans.data.base import GANDataModule
+from lightning_gans.data.base import Folder, GANDataModule, OptionalFolder
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 _IDX_DTYPES: dict[int, np.dtype[Any]] = {
@@ -113,7 +113,7 @@ class IDXDataModule(GANDataModule):
     """
 
     def __init__(
-        self, root: str, image_size: int = 28, batch_size: int = 128, num_workers: int = 0, seed: int = 0
+        self, root: Folder, image_size: int = 28, batch_size: int = 128, num_workers: int = 0, seed: int = 0
     ) -> None:
         super().__init__(batch_size, num_workers, seed)
         self.root: str | None = root
@@ -144,7 +144,7 @@ class FashionMNISTDataModule(IDXDataModule):
 
     def __init__(
         self,
-        root: str | None = None,
+        root: OptionalFolder = None,
         image_size: int = 28,
         batch_size: int = 128,
         num_workers: int = 0,

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset, Subset
 from torchvision.datasets.folder import IMG_EXTENSIONS, default_loader
 
 from lightning_gans.core.module import real_samples
-from lightning_gans.data.base import GANDataModule, labels_of
+from lightning_gans.data.base import Folder, GANDataModule, OptionalFolder, labels_of
 from lightning_gans.data.vision import image_transform
 
 
@@ -232,8 +232,8 @@ class ImageFolderPairsDataModule(GANDataModule):
 
     def __init__(
         self,
-        root: str,
-        val_root: str | None = None,
+        root: Folder,
+        val_root: OptionalFolder = None,
         paired: bool = True,
         image_size: int = 256,
         channels_a: Literal[1, 3] = 3,

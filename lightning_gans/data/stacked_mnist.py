@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from lightning_gans.data.base import GANDataModule
+from lightning_gans.data.base import GANDataModule, OptionalFolder
 from lightning_gans.data.idx import load_idx_split, read_idx
 
 SHIPPED_FOLDER = "mnist_5k"
@@ -211,7 +211,7 @@ class StackedMNISTDataModule(GANDataModule):
 
     def __init__(
         self,
-        root: str | None = None,
+        root: OptionalFolder = None,
         num_train: int = 50_000,
         num_val: int = 2_000,
         image_size: int = 28,

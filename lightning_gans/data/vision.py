@@ -8,7 +8,7 @@ from typing import Literal
 from torch.utils.data import Dataset
 from torchvision import datasets, transforms
 
-from lightning_gans.data.base import GANDataModule
+from lightning_gans.data.base import DownloadSwitch, Folder, GANDataModule, OptionalFolder
 
 TorchvisionName = Literal["mnist", "fashion_mnist", "kmnist", "cifar10", "celeba"]
 
@@ -35,8 +35,8 @@ class TorchvisionDataModule(GANDataModule):
     def __init__(
         self,
         dataset: TorchvisionName = "cifar10",
-        root: str = "data",
-        download: bool = False,
+        root: Folder = "data",
+        download: DownloadSwitch = False,
         image_size: int = 32,
         batch_size: int = 128,
         num_workers: int = 2,
@@ -90,8 +90,8 @@ class ImageFolderDataModule(GANDataModule):
 
     def __init__(
         self,
-        root: str,
-        val_root: str | None = None,
+        root: Folder,
+        val_root: OptionalFolder = None,
         image_size: int = 64,
         channels: Literal[1, 3] = 3,
         batch_size: int = 64,

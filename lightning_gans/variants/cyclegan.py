@@ -26,7 +26,8 @@ from torchmetrics import MeanAbsoluteError
 
 from lightning_gans.core.module import adam_2e4_beta05
 from lightning_gans.core.parts import Discriminator, Generator
-from lightning_gans.core.translation import TranslationModule, to_unit_range, translated
+from lightning_gans.core.translation import TranslationModule, to_unit_range
+from lightning_gans.inference import translated
 from lightning_gans.losses.base import AdversarialLoss, real_logits_if_relativistic
 from lightning_gans.losses.least_squares import LeastSquaresLoss
 from lightning_gans.nets.patchgan import PatchGANDiscriminator

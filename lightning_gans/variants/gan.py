@@ -90,12 +90,14 @@ class GAN(GANModule):
         return pack(samples, self.pack)
 
     def check_batch(self, batch: Any) -> None:
-        """Besides the generator's sample shape: D must give one score per (packed) input of the data."""
+        """Besides the generator's sample shape: D must give one score per (packed) input of the data; a
+        discriminator built with several ``outputs`` is refused (the losses here read one score per input)."""
         super().check_batch(batch)
         self.regularisation.check_data(real_samples(batch))
         real_in = self.discriminator_input(real_samples(batch)[: 2 * self.pack], training=False)
         with evaluating(self.discriminator) as discriminator:
-            check_scores(call_checked(discriminator, real_in, "discriminator"), real_in, self.discriminator)
+            scores = call_checked(discriminator, real_in, "discriminator")
+            check_scores(scores, real_in, self.discriminator, uses=1, variant=type(self).__name__)
 
     def fake_batch(self, n: int) -> Tensor:
         """G's samples for one training step (StyleGAN mixes styles here)."""

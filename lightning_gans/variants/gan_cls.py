@@ -27,7 +27,6 @@ captions (the first training batch's unless given), kept in checkpoints.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -38,12 +37,11 @@ from torch.optim import Optimizer
 from lightning_gans.core.guards import check_same_sample_shape
 from lightning_gans.core.module import (
     GANModule,
-    LatentSampling,
     adam_2e4_beta05,
-    evaluating,
     first_training_batch,
 )
 from lightning_gans.core.parts import Discriminator, Generator
+from lightning_gans.inference import CaptionSampling
 from lightning_gans.losses.base import AdversarialLoss, real_logits_if_relativistic
 from lightning_gans.losses.gan import NonSaturatingLoss
 from lightning_gans.nets.text import TextDCGANDiscriminator, TextDCGANGenerator
@@ -59,51 +57,6 @@ def captions_of(batch: Any) -> list[str]:
             f"image_captions); got a batch whose second item is {type(captions).__name__}"
         )
     return list(captions)
-
-
-class CaptionSampling(LatentSampling):
-    """Sampling from a text-to-image generator ``G(z, embedding)`` with a text encoder: what ``GANCLS`` and an
-    exported GAN-CLS generator (``lightning_gans.pretrained``) share. Needs ``text_encoder`` and
-    ``grid_captions`` besides ``LatentSampling``'s attributes."""
-
-    text_encoder: TextEncoder
-    grid_captions: list[str]
-
-    @torch.no_grad()
-    def embed(self, captions: Sequence[str]) -> Tensor:
-        """Caption embeddings in eval mode."""
-        with evaluating(self.text_encoder) as encoder:
-            return encoder(list(captions))  # type: ignore[no-any-return]
-
-    @torch.no_grad()
-    def generate_embedded(self, z: Tensor, embeddings: Tensor) -> Tensor:
-        """Samples for latents and caption embeddings (e.g. interpolated ones), in eval mode."""
-        with evaluating(self.sampling_generator) as net:
-            return net(z.to(self.device), embeddings.to(self.device))  # type: ignore[no-any-return]
-
-    def interpolate_text(self, z: Tensor, first: str, last: str, steps: int) -> Tensor:
-        """For each latent, ``steps`` samples whose caption embedding goes from ``first``'s to ``last``'s (GAN-INT's
-        interpolation at sampling time): ``(len(z) * steps, ...)``, a row per latent."""
-        start, end = self.embed([first, last])
-        weights = torch.linspace(0, 1, steps).repeat(len(z))[:, None].to(start.device)
-        between = torch.lerp(start.expand(len(weights), -1), end.expand(len(weights), -1), weights)
-        return self.generate_embedded(z.repeat_interleave(steps, dim=0), between)
-
-    def generate_text(self, z: Tensor, captions: Sequence[str]) -> Tensor:
-        """Samples for latents and one caption each (or one caption for all)."""
-        if isinstance(captions, str):
-            captions = [captions]
-        if len(captions) not in (1, len(z)):
-            raise ValueError(f"give one caption or one per latent: got {len(captions)} captions for {len(z)} latents")
-        return self.generate_embedded(z, self.embed(captions).expand(len(z), -1))
-
-    def generate(self, z: Tensor, labels: Tensor | int | None = None) -> Tensor:
-        """Without captions: the grid captions in turn (what evaluation and the sample grids draw)."""
-        if labels is not None:
-            raise ValueError("gan_cls is conditioned on text, not class labels: give captions (sample --text)")
-        if not self.grid_captions:
-            raise ValueError("no grid captions yet (they come from the first training batch): give captions")
-        return self.generate_text(z, [self.grid_captions[i % len(self.grid_captions)] for i in range(len(z))])
 
 
 class GANCLS(CaptionSampling, GANModule):
