@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Sequence
@@ -40,6 +41,9 @@ SAMPLES_MAX = 64
 STEPS_MAX = 16
 DEMO_EXTRA = 'the demo needs gradio: pip install "lightning-gans[demo]"'
 # 28-pixel samples are drawn as large as the box allows, and sharp (not blurred by the browser's smoothing)
+PICTURES_KEPT = 64  # the newest pictures stay in the explorer's folder (for download); older ones are deleted
+# gradio's own copies of served files: deleted every 10 minutes once 10 minutes old, and when the page closes
+GRADIO_CACHE = (600, 600)
 PIXELATED = ".samples img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }"
 
 
@@ -117,8 +121,16 @@ class Explorer:
         return save_samples(picture, self.unique(f"interpolation_{int(seed)}_{int(other_seed)}"), nrow=int(steps))
 
     def unique(self, stem: str) -> Path:
-        """A new file name per picture: two visitors asking at once never overwrite each other's."""
+        """A new file name per picture: two visitors asking at once never overwrite each other's. The oldest
+        pictures beyond ``PICTURES_KEPT`` are deleted, so a page that runs for days does not fill the disk."""
+        pictures = sorted(self.folder.glob("*.png"), key=lambda p: p.stat().st_mtime)
+        for old in pictures[: max(0, len(pictures) - PICTURES_KEPT + 1)]:
+            old.unlink(missing_ok=True)
         return self.folder / f"{stem}_{uuid.uuid4().hex[:8]}.png"
+
+    def close(self) -> None:
+        """Delete the folder of pictures."""
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def check_field(name: str, value: Any, low: float | None, high: float | None) -> None:
@@ -180,7 +192,7 @@ def build_page(explorer: Explorer, title: str) -> Any:
             raise gr.Error(str(error)) from error
         return path, path
 
-    with gr.Blocks(title=title) as page:
+    with gr.Blocks(title=title, delete_cache=GRADIO_CACHE) as page:
         gr.Markdown(f"# {title}\nlatent size {model.latent_dim}" + (f", {model.num_classes} classes" if
                     model.num_classes else "") + (", captions" if explorer.takes_captions else ""))  # fmt: skip
         with gr.Row():
@@ -213,18 +225,40 @@ def build_page(explorer: Explorer, title: str) -> Any:
 def launch(model: LatentSampling, title: str, host: str, port: int, block: bool = True) -> tuple[Any, str]:
     """Serve the page of ``model`` on ``host:port`` (0: a free port); returns ``(page, url)``. With
     ``block=False`` it serves from a thread until ``page.close()``."""
-    page = build_page(Explorer(model), title)
-    _, url, _ = page.launch(
-        server_name=host,
-        server_port=port or None,
-        share=False,
-        inbrowser=False,
-        prevent_thread_lock=not block,
-        quiet=not block,
-        footer_links=["api"],
-        css=PIXELATED,
-    )
+    explorer = Explorer(model)
+    page = build_page(explorer, title)
+    close = page.close
+
+    def close_and_clean(*args: Any, **kwargs: Any) -> Any:  # gradio's own signature, passed on as it is
+        try:
+            return close(*args, **kwargs)
+        finally:
+            explorer.close()
+
+    page.close = close_and_clean  # the pictures go with the page, whoever closes it
+    try:
+        _, url, _ = page.launch(
+            server_name=host,
+            server_port=port or None,
+            share=False,
+            inbrowser=False,
+            prevent_thread_lock=not block,
+            quiet=not block,
+            footer_links=["api"],
+            css=PIXELATED,
+        )
+    finally:
+        if block:  # served until Ctrl+C: the page is done
+            explorer.close()
     return page, url
+
+
+def page_title(variant: str, source: str) -> str:
+    """``dcgan generator · dcgan_fashion_mnist/last.ckpt``: the variant, then the run's checkpoint, or the folder
+    or Hub id unless it is only the variant's name again."""
+    path = Path(source)
+    name = f"{path.parent.parent.name}/{path.name}" if path.parent.name == "checkpoints" else source.rstrip("/")
+    return f"{variant} generator" + ("" if Path(name).name == variant else f" · {name}")
 
 
 def demo_command(argv: Sequence[str]) -> int:
@@ -256,7 +290,7 @@ def demo_command(argv: Sequence[str]) -> int:
     if args.compile:
         compile_for_sampling(model.sampling_generator)
     config = getattr(model, "config", None) or {}
-    title = f"{config.get('variant') or type(model).__name__} · {Path(args.ckpt).name}"
+    title = page_title(str(config.get("variant") or type(model).__name__), args.ckpt)
     print(f"serving {args.ckpt} (Ctrl+C stops)")
     launch(model, title, args.host, args.port)  # gradio prints the address it serves on
     return 0

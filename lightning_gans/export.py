@@ -8,22 +8,216 @@ uploaded as a Hub model repo.
 
 from __future__ import annotations
 
+import copy
+import functools
+import inspect
+import json
+import re
+import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import yaml
+from torch import nn
 
 from lightning_gans import registry
 from lightning_gans.checkpoints import load_module, read_checkpoint
 from lightning_gans.cli import CommandParser
+from lightning_gans.core.module import GenerativeModule, TrainingModule
+from lightning_gans.core.translation import TranslationModule
 from lightning_gans.errors import TRUST_HELP
-from lightning_gans.pretrained import Pretrained, PretrainedGenerator, registry_name
+from lightning_gans.inference import CaptionSampling
+from lightning_gans.model_card import DEFAULT_LICENSE, SAMPLES_NAME
+from lightning_gans.nets.progan import growing_nets
+from lightning_gans.pretrained import (
+    CONFIG_NAME,
+    FORMAT_VERSION,
+    ROLES,
+    TASK_CLASSES,
+    Pretrained,
+    PretrainedGenerator,
+    registry_name,
+)
+from lightning_gans.safety import IMPORT_PATH, check_imports, parser_imports_only
 
 DEFAULT_METRICS = "fid,kid"
-EXPORTED_FILES = ("model.safetensors", "config.json", "README.md", "model.onnx")  # what --overwrite replaces
+# what --overwrite replaces
+EXPORTED_FILES = ("model.safetensors", CONFIG_NAME, "README.md", SAMPLES_NAME, "model.onnx", "model_ba.onnx")
+ARXIV = re.compile(r"arXiv:\s*(\d{4}\.\d{4,5})")
 ONNX_TOLERANCE = 1e-4  # largest absolute difference from PyTorch that an exported model.onnx may show
+
+
+@contextmanager
+def recorded_arguments(cls: type) -> Iterator[dict[int, dict[str, Any]]]:
+    """While the block runs, every ``cls(...)`` (not a subclass's) records its constructor arguments, defaults
+    filled in, under ``id(instance)``. A net has no record of how it was built, and a variant's preset builds its
+    nets inside its constructor: this is how ``config.json`` learns the arguments of a preset's net."""
+    own = vars(cls).get("__init__")
+    original = next(vars(c)["__init__"] for c in cls.__mro__ if "__init__" in vars(c))
+    signature = inspect.signature(original)
+    records: dict[int, dict[str, Any]] = {}
+
+    @functools.wraps(original)  # its signature stays the constructor's: jsonargparse reads it to parse arguments
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        if type(self) is cls and id(self) not in records:
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            records[id(self)] = dict(list(bound.arguments.items())[1:])  # without self
+        original(self, *args, **kwargs)
+
+    cls.__init__ = init  # type: ignore[misc]
+    try:
+        yield records
+    finally:
+        if own is None:
+            del cls.__init__  # type: ignore[misc]
+        else:
+            cls.__init__ = own  # type: ignore[misc]
+
+
+def is_json_plain(value: Any) -> bool:
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(is_json_plain(v) for v in value)
+    return isinstance(value, dict) and all(isinstance(k, str) and is_json_plain(v) for k, v in value.items())
+
+
+def variant_arguments(hyper_parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The recipe's arguments of the variant in a checkpoint's hyper-parameters (without Lightning's keys and the
+    optimiser factories, which no net depends on)."""
+    return {key: value for key, value in hyper_parameters.items()
+            if not key.startswith("_") and not (isinstance(value, str) and IMPORT_PATH.match(value))}  # fmt: skip
+
+
+def net_specs(model: TrainingModule, hyper_parameters: Mapping[str, Any], nets: Mapping[str, nn.Module],
+              variant: str) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """``config.json``'s description of each net: its registry name and full constructor arguments, recorded while
+    the variant is built again from the same hyper-parameters (under the same import gate as any load of them),
+    and checked to build a net of the same tensors. A net whose arguments are not plain JSON, or whose class is
+    not a registered part, is described by the variant that builds it (``built_by_variant``, format 1)."""
+    from lightning.pytorch.cli import instantiate_module
+
+    arguments = variant_arguments(hyper_parameters)
+    check_imports(dict(hyper_parameters), CONFIG_NAME)  # before any import: the file may be anyone's
+    resolved = copy.deepcopy(arguments)
+    registry.resolve_arguments(type(model), resolved, "model", None)  # registry names, as the CLI resolves them
+    approved = check_imports(resolved, CONFIG_NAME)
+    classes = {role: type(net) for role, net in nets.items()}
+    with ExitStack() as stack:
+        records = {cls: stack.enter_context(recorded_arguments(cls)) for cls in set(classes.values())}
+        with parser_imports_only(approved, CONFIG_NAME):
+            rebuilt = instantiate_module(type(model), resolved)
+    specs: dict[str, dict[str, Any]] = {}
+    for role, net in nets.items():
+        cls = classes[role]
+        again = getattr(rebuilt, role, None)
+        recorded = records[cls].get(id(again))
+        found = registry.find_registered(f"{cls.__module__}.{cls.__qualname__}")
+        registered = found is not None and found[0] is registry.REGISTRIES[ROLES[role]]
+        if recorded is not None and registered and is_json_plain(recorded) and same_tensors(cls(**recorded), net):
+            assert found is not None
+            specs[role] = {"class_path": found[1].name, "init_args": json.loads(json.dumps(recorded))}
+        else:
+            specs[role] = {"built_by_variant": {"class_path": variant, "init_args": arguments}}
+    return specs
+
+
+def same_tensors(built: nn.Module, net: nn.Module) -> bool:
+    """Whether two nets hold tensors of the same names, shapes and dtypes."""
+    ours, theirs = built.state_dict(), net.state_dict()
+    return ours.keys() == theirs.keys() and all(
+        ours[k].shape == theirs[k].shape and ours[k].dtype == theirs[k].dtype for k in ours
+    )
+
+
+def paper_of(cls: type) -> dict[str, Any] | None:
+    """The paper a variant implements, from the first paragraph of its module's docstring (every built-in variant
+    opens with ``Name: Authors year, "Title" (arXiv:...)``), with its arXiv ids."""
+    doc = inspect.getdoc(sys.modules.get(cls.__module__)) or ""
+    first = " ".join(doc.split("\n\n")[0].split())
+    return {"citation": first, "arxiv": ARXIV.findall(first)} if first else None
+
+
+def part_spec(part: Any, given: Any) -> dict[str, Any] | None:
+    """A part of the variant (its loss) as ``config.json`` names nets: registry name and the recipe's arguments."""
+    if part is None:
+        return None
+    path = f"{type(part).__module__}.{type(part).__qualname__}"
+    init_args = given.get("init_args") if isinstance(given, Mapping) else None
+    return {"class_path": registry_name(path), "init_args": dict(init_args or {})}
+
+
+def output_of(pretrained: Pretrained) -> dict[str, Any]:
+    """What the generator draws: one sample's shape (latent models) and the value range of every task."""
+    output: dict[str, Any] = {"value_range": [-1.0, 1.0]}
+    if isinstance(pretrained, PretrainedGenerator) and pretrained.draws_sample_grid:
+        output["shape"] = list(pretrained.sample(1, seed=0).shape[1:])
+    elif isinstance(pretrained, PretrainedGenerator):
+        output["shape"] = None  # a text-to-image generator without grid captions: it needs a caption to draw
+    return output
+
+
+def pretrained_from_module(
+    model: TrainingModule,
+    hyper_parameters: Mapping[str, Any],
+    training: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    license: str = DEFAULT_LICENSE,  # noqa: A002 (the Hub's field name)
+) -> Pretrained:
+    """The exportable generator of a trained variant: the EMA generator when there is one.
+
+    ``hyper_parameters`` are its checkpoint's (``read_checkpoint(path)["hyper_parameters"]``): the recipe's
+    config. ``training`` (data, steps) and ``metrics`` (an ``evaluate`` report) go into the config and the model
+    card."""
+    hparams = dict(hyper_parameters)
+    variant = registry_name(hparams.get("_class_path") or f"{type(model).__module__}.{type(model).__qualname__}")
+    weights: dict[str, nn.Module]
+    config: dict[str, Any] = {"format_version": FORMAT_VERSION, "library_version": version("lightning-gans")}
+    if isinstance(model, TranslationModule):
+        weights = {"generator": model.generator}
+        second = getattr(model, "generator_ba", None)  # CycleGAN's B -> A generator
+        if isinstance(second, nn.Module):
+            weights["generator_ba"] = second
+        config.update(task="translation")
+    elif isinstance(model, GenerativeModule):
+        weights = {"generator": model.sampling_generator}
+        config.update(task="latent", latent_dim=model.latent_dim, num_classes=model.num_classes)
+        if isinstance(model, CaptionSampling):
+            weights["text_encoder"] = model.text_encoder
+            config.update(task="text", grid_captions=list(model.grid_captions))
+    else:
+        raise TypeError(f"{type(model).__name__} has no generator to export")
+    nets = net_specs(model, hparams, weights, variant)
+    for role, net in weights.items():
+        grown = growing_nets(net)  # ProGAN: the resolution it samples at is not in its state_dict
+        if grown:
+            nets[role]["growth"] = {"level": grown[0].level, "alpha": grown[0].alpha}
+    record = dict(training or {})
+    loss = part_spec(getattr(model, "loss", None), hparams.get("loss"))
+    if loss is not None:
+        record["loss"] = loss
+    config.update(
+        variant=variant,
+        weights="exponential moving average of the generator"
+        if getattr(model, "generator_ema", None) is not None
+        else "the trained generator (the run kept no EMA)",
+        nets=nets,
+        parameters={role: sum(p.numel() for p in net.parameters()) for role, net in weights.items()},
+        paper=paper_of(type(model)),
+        license=license,
+        training=record,
+        metrics=metrics,
+    )
+    pretrained = TASK_CLASSES[config["task"]](config)
+    for role, net in weights.items():
+        getattr(pretrained, role).load_state_dict(net.state_dict())
+    config["output"] = output_of(pretrained)
+    return pretrained
 
 
 def training_record(checkpoint: dict[str, Any], ckpt: Path, config: Path | None) -> dict[str, Any]:
@@ -32,7 +226,7 @@ def training_record(checkpoint: dict[str, Any], ckpt: Path, config: Path | None)
     record: dict[str, Any] = {
         "generator_steps": counters.get("generator_steps"),
         "discriminator_steps": counters.get("discriminator_steps"),
-        "epochs": checkpoint.get("epoch"),
+        "epochs": epochs_trained(checkpoint),
         "checkpoint": ckpt.name,
     }
     record = {key: value for key, value in record.items() if value is not None}
@@ -44,6 +238,16 @@ def training_record(checkpoint: dict[str, Any], ckpt: Path, config: Path | None)
             # not the folders it was read from on this machine: `evaluate --data_root` says where they are on another
             record["data"] = without_locations(data) | {"class_path": registry_name(str(data.get("class_path")))}
     return record
+
+
+def epochs_trained(checkpoint: Mapping[str, Any]) -> int | None:
+    """Complete epochs behind a checkpoint: its ``epoch`` is the index of the epoch it was saved in, which is
+    complete when the save came after that epoch's last batch (Lightning's ``is_last_batch``)."""
+    epoch = checkpoint.get("epoch")
+    if not isinstance(epoch, int):
+        return None
+    progress = ((checkpoint.get("loops") or {}).get("fit_loop") or {}).get("epoch_loop.batch_progress") or {}
+    return epoch + 1 if progress.get("is_last_batch") else epoch
 
 
 def measure(
@@ -103,6 +307,11 @@ def export_command(argv: Sequence[str]) -> int:
     parser.add_argument("--data_root", default=None, help="the data module's root folder")
     parser.add_argument("--push_to_hub", default=None, metavar="REPO_ID", help="also upload the folder to the Hub")
     parser.add_argument("--private", action="store_true", help="--push_to_hub: create the repo private")
+    parser.add_argument(
+        "--license",
+        default=DEFAULT_LICENSE,
+        help=f"the model card's license, a Hub license id (default {DEFAULT_LICENSE}, the project's)",
+    )
     parser.add_argument("--trust_checkpoint", action="store_true", help=TRUST_HELP)
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -118,8 +327,9 @@ def export_command(argv: Sequence[str]) -> int:
         checkpoint = read_checkpoint(ckpt, trust=args.trust_checkpoint)
         model = load_module(ckpt, trust=args.trust_checkpoint)
         config = Path(args.config) if args.config else run_config_of(ckpt)
-        pretrained = Pretrained.from_module(
-            model, checkpoint.get("hyper_parameters") or {}, training_record(checkpoint, ckpt, config)
+        record = training_record(checkpoint, ckpt, config)
+        pretrained = pretrained_from_module(
+            model, checkpoint.get("hyper_parameters") or {}, record, license=args.license
         )
         if isinstance(pretrained, PretrainedGenerator) and args.metrics.strip().lower() != "none":
             pretrained.config["metrics"] = measure(
@@ -154,9 +364,24 @@ def export_command(argv: Sequence[str]) -> int:
     if metrics:
         print("measured: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics["results"].items() if isinstance(v, float)))
     if args.push_to_hub:
-        url = pretrained.push_to_hub(args.push_to_hub, private=args.private or None)
+        try:
+            url = pretrained.push_to_hub(args.push_to_hub, private=args.private or None)
+        except Exception as error:  # the Hub client's failures are many (HTTP, connection, auth, offline mode)
+            parser.error(upload_failed(args.push_to_hub, out, error))
+        pretrained.generate_model_card().save(out / "README.md")  # the usage snippet with the repo id
         print(f"uploaded to the Hub: {url}")
     return 0
+
+
+def upload_failed(repo_id: str, out: Path, error: BaseException) -> str:
+    """One paragraph: which repo, that the folder was written, why the upload failed and how to push it later."""
+    reason = " ".join(str(error).split()) or type(error).__name__
+    if len(reason) > 300:
+        reason = reason[:300] + "..."
+    return (
+        f"the export in {out}/ was written, but uploading it to the Hub repo {repo_id} failed ({reason}). Push it "
+        f"later with `hf upload {repo_id} {out}` (log in first with `hf auth login`)."
+    )
 
 
 def write_onnx(pretrained: Pretrained, out: Path) -> dict[str, Any]:

@@ -16,32 +16,36 @@ built only when they are registered lightning-gans parts (built-in or from an in
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
+import shutil
 from collections.abc import Mapping
-from importlib.metadata import version
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from huggingface_hub import ModelCard, ModelCardData, ModelHubMixin, hf_hub_download
-from lightning.pytorch.cli import instantiate_module
+from huggingface_hub import ModelHubMixin, hf_hub_download
 from safetensors import safe_open
 from safetensors.torch import save_model
 from torch import Tensor, nn
 
 from lightning_gans import registry
 from lightning_gans.core.guards import non_finite_tensors
-from lightning_gans.core.module import GenerativeModule, TrainingModule
-from lightning_gans.core.translation import TranslationModule
 from lightning_gans.errors import UntrustedCheckpointError
 from lightning_gans.inference import CaptionSampling, LatentSampling, translated
-from lightning_gans.nets.progan import growing_nets, set_growth
-from lightning_gans.safety import IMPORT_PATH, check_imports, parser_imports_only
+from lightning_gans.nets.progan import set_growth
 
-FORMAT_VERSION = 1
+if TYPE_CHECKING:
+    from huggingface_hub import ModelCard
+
+    from lightning_gans.core.module import TrainingModule
+
+# 2: every net described by its registry name and full constructor arguments (presets too), output shape and
+# range, parameter counts, the paper; 1 (still read): a preset's net given as "built_by_variant"
+FORMAT_VERSION = 2
 WEIGHTS_NAME = "model.safetensors"  # huggingface_hub.constants.SAFETENSORS_SINGLE_FILE
 CONFIG_NAME = "config.json"
-PIPELINE_TAGS = {"latent": "unconditional-image-generation", "text": "text-to-image", "translation": "image-to-image"}
 # the nets a folder may hold, and the registry each one's class must be registered in
 ROLES = {"generator": "generators", "generator_ba": "generators", "text_encoder": "text_encoders"}
 FOLDER_HINT = "An exported folder builds registered lightning-gans parts only, with or without --trust_checkpoint."
@@ -52,22 +56,6 @@ def registry_name(class_path: str) -> str:
     the class path as given."""
     found = registry.find_registered(class_path)
     return found[1].name if found is not None else class_path
-
-
-def net_spec(hyper_parameters: Mapping[str, Any], role: str, variant: str) -> dict[str, Any]:
-    """How ``config.json`` rebuilds the net a checkpoint's hyper-parameters hold as ``role``: its registry name
-    and arguments when the recipe gave them, else (a preset's default net, e.g. ACGAN's generator) the variant
-    that builds it, by registry name with the recipe's arguments (optimiser factories left out: no net
-    depends on them)."""
-    spec = hyper_parameters.get(role)
-    if isinstance(spec, Mapping) and isinstance(spec.get("class_path"), str):
-        return {"class_path": registry_name(spec["class_path"]), "init_args": dict(spec.get("init_args") or {})}
-    arguments = {
-        key: value
-        for key, value in hyper_parameters.items()
-        if not key.startswith("_") and not (isinstance(value, str) and IMPORT_PATH.match(value))
-    }
-    return {"built_by_variant": {"class_path": variant, "init_args": arguments}}
 
 
 def registered_class_path(name: Any, plural: str, where: str) -> str:
@@ -85,54 +73,87 @@ def registered_class_path(name: Any, plural: str, where: str) -> str:
     return path
 
 
-def build_net(spec: Mapping[str, Any], role: str, variants: dict[str, nn.Module], approved: set[str]) -> nn.Module:
-    """The net a ``config.json`` entry describes (see ``net_spec``); ``variants`` caches the variants built. The
-    classes it names have been checked (``check_config_imports``, which approved the import paths ``approved``)."""
+def check_registered_parts(cls: type, arguments: Mapping[str, Any], where: str) -> None:
+    """Refuse ``arguments`` for ``cls(...)`` that give a part (by name or ``class_path``, at any depth) which is not
+    a registered one, before anything is imported: ``registry.build_arguments`` builds those, and nothing else of
+    a value is ever parsed or imported (a string stays a string)."""
+    for key, child in arguments.items():
+        part = registry.part_parameter(cls, key)
+        spec: Any = {"class_path": child} if isinstance(child, str) else child
+        if part is None or not isinstance(spec, Mapping) or not isinstance(spec.get("class_path"), str):
+            continue  # plain data, handed to the constructor as it is
+        kind, annotation = part
+        path = registry.resolve_name(spec["class_path"], kind, f"{where}.{key}", annotation)
+        found = registry.find_registered(path)
+        if found is None or (kind is not None and found[0] is not kind):
+            raise UntrustedCheckpointError(
+                f"{where}.{key} names {spec['class_path']!r}, which is not a registered "
+                f"{kind.kind if kind is not None else 'part'}, so it was not imported. {FOLDER_HINT}"
+            )
+        check_registered_parts(found[0].load_entry(found[1]), dict(spec.get("init_args") or {}), f"{where}.{key}")
+
+
+def build_net(spec: Mapping[str, Any], role: str, variants: dict[str, nn.Module]) -> nn.Module:
+    """The net a ``config.json`` entry describes: a registered class and its constructor arguments, built
+    directly (torch only). ``variants`` caches the variants built for a format-1 entry or a plugin preset whose
+    arguments could not be recorded (``"built_by_variant"``): that builds the variant with LightningCLI's own
+    builder, the only place where loading a folder imports Lightning and jsonargparse."""
     where = f"{CONFIG_NAME}: nets.{role}"
     built_by = spec.get("built_by_variant")
     net: Any
     if isinstance(built_by, Mapping):
-        key = json.dumps(built_by, sort_keys=True)
-        if key not in variants:
-            cls = registry.class_at(registered_class_path(built_by.get("class_path"), "variants", where), where)
-            # LightningCLI's own builder, as for a checkpoint: it parses the recipe's values into the constructor's
-            # types (dataclasses such as Regularisation, parts given by class_path), all checked already; the parse
-            # may import the approved paths only
-            with parser_imports_only(approved, CONFIG_NAME, hint=FOLDER_HINT):
-                variants[key] = instantiate_module(cls, dict(built_by.get("init_args") or {}))
-        net = getattr(variants[key], role, None)
-        if not isinstance(net, nn.Module):
-            raise ValueError(f"{where}: the variant {built_by.get('class_path')} has no {role}")
+        net = built_by_variant(built_by, role, variants, where)
     else:
         cls = registry.class_at(registered_class_path(spec.get("class_path"), ROLES[role], where), where)
-        net = cls(**registry.build_arguments(cls, dict(spec.get("init_args") or {}), where))
+        arguments = dict(spec.get("init_args") or {})
+        check_registered_parts(cls, arguments, where)
+        net = cls(**registry.build_arguments(cls, arguments, where))
     growth = spec.get("growth")
     if isinstance(growth, Mapping):  # a growing net (ProGAN) exported before it was fully grown
         set_growth(int(growth["level"]), float(growth["alpha"]), net)
     return net  # type: ignore[no-any-return]
 
 
-def check_config_imports(nets: Any) -> set[str]:
-    """Refuse a nets section that names anything but registered parts of the right kind, nested arguments
-    included in every reading the config parser may take (``safety.check_imports``), before anything is
-    imported or built; returns the import paths approved."""
+def built_by_variant(built_by: Mapping[str, Any], role: str, variants: dict[str, nn.Module], where: str) -> nn.Module:
+    """The ``role`` net of the variant ``built_by`` names, built from its recipe arguments: LightningCLI's builder
+    parses them into the constructor's types, under jsonargparse's import gate (``safety.parser_imports_only``)
+    after every reading of them was checked (``safety.check_imports``)."""
+    from lightning.pytorch.cli import instantiate_module
+
+    from lightning_gans.safety import check_imports, parser_imports_only
+
+    path = registered_class_path(built_by.get("class_path"), "variants", where)
+    arguments = dict(built_by.get("init_args") or {})
+    approved = check_imports({"nets": {role: {"class_path": path, "init_args": arguments}}}, CONFIG_NAME,
+                             hint=FOLDER_HINT)  # fmt: skip
+    key = json.dumps([path, arguments], sort_keys=True)
+    if key not in variants:
+        cls = registry.class_at(path, where)
+        with parser_imports_only(approved, CONFIG_NAME, hint=FOLDER_HINT):
+            variants[key] = instantiate_module(cls, arguments)
+    net = getattr(variants[key], role, None)
+    if not isinstance(net, nn.Module):
+        raise ValueError(f"{where}: the variant {built_by.get('class_path')} has no {role}")
+    return net
+
+
+def check_nets(nets: Any) -> None:
+    """Refuse a nets section that is not lightning-gans', or that names anything but registered parts of the
+    right kind, before anything is imported or built."""
     if not isinstance(nets, Mapping) or "generator" not in nets:
         raise ValueError(f"{CONFIG_NAME} has no nets.generator: it was not written by lightning-gans")
     unknown = sorted(set(nets) - set(ROLES))
     if unknown:
         raise ValueError(f"{CONFIG_NAME}: unknown nets {unknown}; a folder holds {', '.join(ROLES)}")
-    resolved: dict[str, Any] = {}
     for role, spec in nets.items():
         where = f"{CONFIG_NAME}: nets.{role}"
         if not isinstance(spec, Mapping):
             raise ValueError(f"{where} must be an object with a class_path")
         built_by = spec.get("built_by_variant")
         if isinstance(built_by, Mapping):
-            path = registered_class_path(built_by.get("class_path"), "variants", where)
-            resolved[role] = {"built_by_variant": {**built_by, "class_path": path}}
+            registered_class_path(built_by.get("class_path"), "variants", where)
         else:
-            resolved[role] = {**spec, "class_path": registered_class_path(spec.get("class_path"), ROLES[role], where)}
-    return check_imports({"nets": resolved}, CONFIG_NAME, hint=FOLDER_HINT)
+            registered_class_path(spec.get("class_path"), ROLES[role], where)
 
 
 class Pretrained(
@@ -159,12 +180,13 @@ class Pretrained(
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
         nets = config.get("nets")
-        approved = check_config_imports(nets)  # the config may come from anyone
+        check_nets(nets)  # the config may come from anyone
         assert isinstance(nets, Mapping)
         self.config = config
+        self.hub_repo_id: str | None = None  # the Hub repo it was loaded from or pushed to: the card's usage
         variants: dict[str, nn.Module] = {}
         for role, spec in nets.items():
-            self.add_module(role, build_net(spec, role, variants, approved))
+            self.add_module(role, build_net(spec, role, variants))
         self.requires_grad_(False)
         self.eval()
 
@@ -180,54 +202,29 @@ class Pretrained(
         training: dict[str, Any] | None = None,
         metrics: dict[str, Any] | None = None,
     ) -> Pretrained:
-        """The exportable generator of a trained variant: the EMA generator when there is one.
+        """The exportable generator of a trained variant (``lightning_gans.export.pretrained_from_module``,
+        imported only now: it needs the training stack, which loading a folder does not)."""
+        from lightning_gans.export import pretrained_from_module
 
-        ``hyper_parameters`` are its checkpoint's (``read_checkpoint(path)["hyper_parameters"]``): the recipe's
-        config, whose ``class_path``/``init_args`` entries name the nets. ``training`` (data, steps) and
-        ``metrics`` (an ``evaluate`` report) go into the config and the model card."""
-        hparams = dict(hyper_parameters)
-        variant = registry_name(hparams.get("_class_path") or f"{type(model).__module__}.{type(model).__qualname__}")
-        nets = {"generator": net_spec(hparams, "generator", variant)}
-        weights: dict[str, nn.Module]
-        config: dict[str, Any] = {"format_version": FORMAT_VERSION, "library_version": version("lightning-gans")}
-        if isinstance(model, TranslationModule):
-            weights = {"generator": model.generator}
-            second = getattr(model, "generator_ba", None)  # CycleGAN's B -> A generator
-            if isinstance(second, nn.Module):
-                nets["generator_ba"] = net_spec(hparams, "generator_ba", variant)
-                weights["generator_ba"] = second
-            config.update(task="translation")
-        elif isinstance(model, GenerativeModule):
-            weights = {"generator": model.sampling_generator}
-            config.update(task="latent", latent_dim=model.latent_dim, num_classes=model.num_classes)
-            if isinstance(model, CaptionSampling):
-                nets["text_encoder"] = net_spec(hparams, "text_encoder", variant)
-                weights["text_encoder"] = model.text_encoder
-                config.update(task="text", grid_captions=list(model.grid_captions))
-        else:
-            raise TypeError(f"{type(model).__name__} has no generator to export")
-        config.update(
-            variant=variant,
-            weights="exponential moving average of the generator"
-            if getattr(model, "generator_ema", None) is not None
-            else "the trained generator (the run kept no EMA)",
-            nets=nets,
-            training=training or {},
-            metrics=metrics,
-        )
-        for role, net in weights.items():
-            grown = growing_nets(net)  # ProGAN: the resolution it samples at is not in its state_dict
-            if grown:
-                nets[role]["growth"] = {"level": grown[0].level, "alpha": grown[0].alpha}
-        pretrained = TASK_CLASSES[config["task"]](config)
-        for role, net in weights.items():
-            getattr(pretrained, role).load_state_dict(net.state_dict())
-        return pretrained
+        return pretrained_from_module(model, hyper_parameters, training, metrics)
 
     # -- ModelHubMixin -----------------------------------------------------------------------------------------
     def _save_pretrained(self, save_directory: Path) -> None:
-        save_model(self, str(save_directory / WEIGHTS_NAME), metadata={"format": "pt"})
-        (save_directory / CONFIG_NAME).write_text(json.dumps(self.config, indent=2, sort_keys=True) + "\n")
+        config_file = save_directory / CONFIG_NAME
+        config = dict(self.config)
+        onnx = config.get("onnx")
+        if isinstance(onnx, Mapping) and not (save_directory / str(onnx.get("file"))).is_file():
+            del config["onnx"]  # a folder saved again from the loaded model: its model.onnx was not copied
+        config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        weights = save_directory / WEIGHTS_NAME
+        save_model(self, str(weights), metadata={"format": "pt"})
+        shutil.copymode(config_file, weights)  # safetensors writes 0600; the folder's files share one mode
+        if self.draws_sample_grid:
+            from lightning_gans.images import save_samples
+            from lightning_gans.model_card import SAMPLES_NAME
+
+            images, nrow = self.sample_grid()
+            save_samples(images, save_directory / SAMPLES_NAME, nrow=nrow)
         # written here, not left to the mixin (which keeps an existing README.md): card and config always agree
         self.generate_model_card().save(save_directory / "README.md")
 
@@ -309,72 +306,30 @@ class Pretrained(
             model.load_state_dict(tensors)
         except RuntimeError as error:  # a size mismatch: the config describes other nets than the file holds
             raise ValueError(f"{weights} does not fit the nets of {CONFIG_NAME}: {error}") from error
+        model.hub_repo_id = None if local else model_id
         return model.to(map_location).eval()
 
-    def generate_model_card(self, license: str | None = None) -> ModelCard:  # noqa: A002 (the Hub's field name)
-        """The model card: YAML metadata the Hub reads, then the variant, data, steps and metrics in prose."""
-        config = self.config
-        data = ModelCardData(
-            library_name="lightning-gans",
-            tags=sorted({"lightning-gans", "gan", config.get("variant", "")} - {""}),
-            pipeline_tag=PIPELINE_TAGS.get(config.get("task", "")),
-            license=license,
-        )
-        return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{model_card_body(config)}")
+    def generate_model_card(self, repo_id: str | None = None) -> ModelCard:
+        """The model card (``lightning_gans.model_card``): the Hub's metadata, then what the model is, how it was
+        trained and measured, and how to use it (from ``repo_id``, or the Hub repo it was loaded from or pushed
+        to)."""
+        from lightning_gans.model_card import model_card
 
+        return model_card(self.config, repo_id or self.hub_repo_id, has_samples=self.draws_sample_grid)
 
-def model_card_body(config: dict[str, Any]) -> str:
-    """The model card's text from ``config.json``: what the model is, how it was trained and measured, how to use
-    it."""
-    variant, task = config.get("variant", "?"), config.get("task", "")
-    training = config.get("training") or {}
-    lines = [f"# {variant} generator (lightning-gans)", ""]
-    what = {"latent": "draws images from noise", "text": "draws images for captions",
-            "translation": "translates images"}.get(task, "generates images")  # fmt: skip
-    if config.get("num_classes"):
-        what += f", one of {config['num_classes']} classes each"
-    lines += [f"A model of the `{variant}` variant, trained with lightning-gans, that {what}. Weights: "
-              f"{config.get('weights', 'the generator')}.", ""]  # fmt: skip
-    lines += ["## Training", "", "| | |", "|---|---|", f"| variant | `{variant}` |"]
-    for role, spec in (config.get("nets") or {}).items():
-        if "built_by_variant" in spec:
-            lines.append(f"| {role} | the default {role} of `{variant}` |")
-        else:
-            lines.append(f"| {role} | `{spec['class_path']}` {json.dumps(spec.get('init_args') or {})} |")
-    data = training.get("data")
-    if data:
-        lines.append(f"| data | `{data.get('class_path')}` {json.dumps(data.get('init_args') or {})} |")
-    for key in ("generator_steps", "discriminator_steps", "epochs", "checkpoint"):
-        if training.get(key) is not None:
-            lines.append(f"| {key.replace('_', ' ')} | {training[key]} |")
-    lines += ["", "## Metrics", ""]
-    metrics = config.get("metrics")
-    if metrics:
-        lines += ["| metric | value |", "|---|---|"]
-        for name, value in metrics.get("results", {}).items():
-            values = value if isinstance(value, list) else [value]  # "inf" and "nan" arrive as strings (strict JSON)
-            lines.append(f"| {name} | {', '.join(f'{v:.4g}' if isinstance(v, float) else str(v) for v in values)} |")
-        protocol = metrics.get("protocol", {})
-        lines += ["", "Protocol: " + "; ".join(f"{k}: {v}" for k, v in protocol.items()) + "."]
-    else:
-        lines.append("Not measured at export (`lightning-gans export --metrics none`, or a translation model: "
-                     "`lightning-gans validate` reports its L1, PSNR and SSIM).")  # fmt: skip
-    lines += ["", "## Use", "", "```bash", "pip install lightning-gans"]
-    if task == "translation":
-        lines.append("lightning-gans translate --ckpt THIS_FOLDER_OR_HUB_ID --input photos/ --out translated/")
-    elif task == "text":
-        lines.append("lightning-gans sample --ckpt THIS_FOLDER_OR_HUB_ID --text 'a dark pullover' --out samples.png")
-    else:
-        lines.append("lightning-gans sample --ckpt THIS_FOLDER_OR_HUB_ID --n 64 --out samples.png")
-    lines += ["```", "", "```python", "from lightning_gans import from_pretrained", "",
-              "model = from_pretrained('THIS_FOLDER_OR_HUB_ID')"]  # fmt: skip
-    if task == "translation":
-        lines.append("images = model.translate(batch)  # (N, C, H, W) in [-1, 1]")
-    else:
-        lines.append("images = model.sample(16, seed=0)  # (16, C, H, W) in [-1, 1]")
-    lines += ["```", "", "Loading reads JSON and safetensors only: nothing is unpickled, and only registered "
-              "lightning-gans parts are built.", ""]  # fmt: skip
-    return "\n".join(lines)
+    @property
+    def draws_sample_grid(self) -> bool:
+        """Whether ``save_pretrained`` writes a grid of samples for the card (generators from a latent space)."""
+        return False
+
+    def sample_grid(self) -> tuple[Tensor, int | None]:
+        """The card's grid of samples (seed 0) and its images per row."""
+        raise NotImplementedError
+
+    def push_to_hub(self, repo_id: str, **hub_arguments: Any) -> Any:  # the mixin's own keyword arguments
+        """``ModelHubMixin.push_to_hub``, with ``repo_id`` in the card's usage snippet."""
+        self.hub_repo_id = repo_id
+        return super().push_to_hub(repo_id, **hub_arguments)
 
 
 class PretrainedGenerator(Pretrained, LatentSampling):
@@ -394,6 +349,15 @@ class PretrainedGenerator(Pretrained, LatentSampling):
     def sampling_generator(self) -> nn.Module:
         return self.generator
 
+    @property
+    def draws_sample_grid(self) -> bool:
+        return True
+
+    def sample_grid(self) -> tuple[Tensor, int | None]:
+        """8 rows of 8, or of every class in turn (a class per column) for a conditional generator."""
+        per_row = self.num_classes if 0 < self.num_classes <= 16 else 8
+        return self.sample(8 * per_row, seed=0), per_row
+
 
 class PretrainedTextGenerator(CaptionSampling, PretrainedGenerator):
     """A text-to-image generator with its text encoder: ``generate_text(z, captions)`` besides the rest."""
@@ -403,6 +367,10 @@ class PretrainedTextGenerator(CaptionSampling, PretrainedGenerator):
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         self.grid_captions = list(config.get("grid_captions") or [])
+
+    @property
+    def draws_sample_grid(self) -> bool:
+        return bool(self.grid_captions)  # the grid draws the grid captions in turn
 
 
 class PretrainedTranslator(Pretrained):
@@ -429,6 +397,26 @@ TASK_CLASSES: dict[str, type[Pretrained]] = {
 }
 
 
+def missing_folder(source: str | Path) -> str | None:
+    """Why ``source``, which is no folder here, is a mistyped local folder rather than a Hub id, or ``None``: a Hub
+    id is ``owner/name`` exactly, so a path that starts with ``.``, ``/`` or ``~``, holds a backslash or more than
+    one ``/``, or whose first part is a folder here, is a local one (and the Hub is not asked for 30 seconds)."""
+    text = str(source)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return None
+    parent = path.parent
+    local = (text.startswith((".", "/", "~")) or "\\" in text or text.count("/") > 1
+             or (text.count("/") == 1 and parent.is_dir()))  # fmt: skip
+    if not local:
+        return None
+    message = f"no folder at {text}"
+    if parent.is_dir():
+        close = difflib.get_close_matches(path.name, [p.name for p in parent.iterdir() if p.is_dir()], n=3)
+        message += f" ({parent}/ holds {', '.join(close)}: did you mean one?)" if close else f" ({parent}/ exists)"
+    return message + ": give an exported folder (`lightning-gans export`) or a Hub id owner/name"
+
+
 def from_pretrained(
     source: str | Path,
     revision: str | None = None,
@@ -441,6 +429,9 @@ def from_pretrained(
     client's failures (not found, offline, no network) as one ``ValueError`` naming the source."""
     from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, HFValidationError
 
+    missing = missing_folder(source)
+    if missing is not None:
+        raise FileNotFoundError(missing)
     config = Path(source) / CONFIG_NAME
     if config.is_file():  # read here first: the Hub mixin's own reading names no file when it fails
         try:
@@ -459,6 +450,25 @@ def from_pretrained(
             map_location=map_location,
         )
     except (HfHubHTTPError, EntryNotFoundError, HFValidationError, ConnectionError) as error:
+        if offline_hub():
+            raise ValueError(offline_message(source)) from error
         raise ValueError(f"could not load {source} from the Hugging Face Hub: {error}") from error
+    except ValueError as error:
+        if offline_hub() and "could not fetch" in str(error):
+            raise ValueError(offline_message(source)) from error
+        raise
     except json.JSONDecodeError as error:  # a Hub repo's config.json
         raise ValueError(f"{source}: {CONFIG_NAME} is not valid JSON: {error}") from error
+
+
+def offline_message(source: str | Path) -> str:
+    """Not "check your connection": the user turned the Hub off."""
+    return (
+        f"{source} is not in the local Hugging Face cache, and HF_HUB_OFFLINE is set, so the Hub was not asked: "
+        "unset HF_HUB_OFFLINE to download it, or give an exported folder"
+    )
+
+
+def offline_hub() -> bool:
+    """Whether ``HF_HUB_OFFLINE`` turns the Hub client off (the values huggingface_hub reads as true)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}

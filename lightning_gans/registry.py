@@ -29,6 +29,7 @@ import importlib
 import importlib.metadata as metadata
 import inspect
 import os
+import sys
 import types
 import typing
 import warnings
@@ -215,6 +216,14 @@ class Registry(Generic[T]):
         module, _, attr = self._base_path.partition(":")
         return getattr(importlib.import_module(module), attr)
 
+    def imported_base(self) -> type | None:
+        """The base class if its module is imported already, else ``None``: no class derives from a base that was
+        never imported, so a subclass check against it needs no import (checking a net's parameter types does
+        not import Lightning for the variants' base)."""
+        module, _, attr = self._base_path.partition(":")
+        loaded = sys.modules.get(module)
+        return getattr(loaded, attr, None) if loaded is not None else None
+
     def load(self, name: str) -> type[T]:
         """Import and return the class registered as ``name``, checking its base class."""
         return self.load_entry(self.entry(name))
@@ -335,7 +344,8 @@ def kind_of(annotation: Any) -> Registry[Any] | None:
     if isinstance(annotation, type) and annotation is not Any:
         for reg in REGISTRIES.values():
             # generators' and discriminators' base, nn.Module, says nothing by itself: they need PartKind
-            if reg not in (generators, discriminators) and _is_subclass(annotation, reg.base()):
+            base = reg.imported_base()
+            if reg not in (generators, discriminators) and base is not None and _is_subclass(annotation, base):
                 return reg
     return None
 

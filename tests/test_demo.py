@@ -4,6 +4,7 @@ browser's clicks would drive it; the pictures are the model's own."""
 from __future__ import annotations
 
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,8 @@ import torch
 from conftest import run_cli
 from PIL import Image
 
-from lightning_gans import registry
-from lightning_gans.demo import EACH_CLASS, Explorer, launch
+from lightning_gans import demo, registry
+from lightning_gans.demo import EACH_CLASS, Explorer, launch, page_title
 from lightning_gans.images import save_samples
 from lightning_gans.pretrained import Pretrained, from_pretrained
 from lightning_gans.sampling import truncated_latents
@@ -109,3 +110,32 @@ def test_demo_without_gradio_says_which_extra_to_install(
     monkeypatch.setitem(__import__("sys").modules, "gradio", None)
     code, out = run_cli(["demo", "--ckpt", str(tmp_path / "m")], capsys)
     assert code == 2 and 'pip install "lightning-gans[demo]"' in out
+
+
+def test_the_page_keeps_few_pictures_and_deletes_them_when_it_closes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gradio_client = pytest.importorskip("gradio_client", reason="the demo extra (gradio) is not installed")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    monkeypatch.setattr(demo, "PICTURES_KEPT", 3)
+    model = exported("dcgan", tmp_path / "dcgan")
+    served, url = launch(model, "dcgan", "127.0.0.1", free_port(), block=False)
+    try:
+        client = gradio_client.Client(url, verbose=False)
+        for seed in range(5):
+            client.predict(seed, 4, EACH_CLASS, "", False, 0.7, api_name="/samples")
+        folders = list(temporary.glob("lightning-gans-demo-*"))
+        assert len(folders) == 1 and 1 <= len(list(folders[0].glob("*.png"))) <= 3
+    finally:
+        served.close()
+    assert not folders[0].exists()
+
+
+def test_the_title_names_the_variant_and_the_run_without_repeating_itself() -> None:
+    assert page_title("dcgan", "exports/dcgan") == "dcgan generator"
+    assert page_title("dcgan", "you/dcgan-fashion") == "dcgan generator · you/dcgan-fashion"
+    assert page_title("dcgan", "runs/dcgan_fashion_mnist/checkpoints/last.ckpt") == (
+        "dcgan generator · dcgan_fashion_mnist/last.ckpt"
+    )

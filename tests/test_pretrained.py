@@ -77,7 +77,15 @@ def test_every_variant_exports_a_folder_that_samples_exactly_like_it(name: str, 
         model.grid_captions = ["a dark dress"]
     exported = Pretrained.from_module(model, hyper_parameters(name, arguments), training={"generator_steps": 0})
     exported.save_pretrained(tmp_path / "folder")
-    assert {p.name for p in (tmp_path / "folder").iterdir()} == {"model.safetensors", "config.json", "README.md"}
+    written = {p.name for p in (tmp_path / "folder").iterdir()}
+    grid = {"samples.png"} if exported.draws_sample_grid else set()
+    assert written == {"model.safetensors", "config.json", "README.md"} | grid
+    config = json.loads((tmp_path / "folder" / "config.json").read_text())
+    # every net is described by its registry name and full arguments, presets included (the autoencoders' decoder
+    # wraps a net in a class of the variant's, not a registered part: it is built through the variant)
+    assert all("built_by_variant" not in spec for spec in config["nets"].values()) or name in ("autoencoder", "vae")
+    assert config["parameters"]["generator"] == sum(p.numel() for p in exported.generator.parameters())
+    assert config["output"]["value_range"] == [-1.0, 1.0]
     loaded = from_pretrained(tmp_path / "folder")
     assert type(loaded) is type(exported)
     torch.testing.assert_close(outputs(loaded, name), outputs(model, name), rtol=0, atol=1e-6)
@@ -119,7 +127,9 @@ def exported(run: Path) -> Path:
 
 
 def test_export_writes_weights_config_and_a_model_card_with_metrics_and_protocol(run: Path, exported: Path) -> None:
-    assert {p.name for p in exported.iterdir()} == {"model.safetensors", "config.json", "README.md"}
+    assert {p.name for p in exported.iterdir()} == {"model.safetensors", "config.json", "README.md", "samples.png"}
+    # one file mode for the folder (safetensors alone wrote its file 0600)
+    assert len({(p.stat().st_mode & 0o777) for p in exported.iterdir()}) == 1
     config = json.loads((exported / "config.json").read_text())
     assert config["variant"] == "dcgan" and config["task"] == "latent"
     generator = config["nets"]["generator"]
@@ -128,12 +138,15 @@ def test_export_writes_weights_config_and_a_model_card_with_metrics_and_protocol
     checkpoint = torch.load(run / "checkpoints/last.ckpt", weights_only=True)
     assert config["training"]["generator_steps"] == checkpoint["lightning_gans"]["generator_steps"] == 12
     assert config["training"]["data"]["class_path"] == "fashion_mnist"
+    assert config["training"]["epochs"] == checkpoint["epoch"] + 1  # the run's one epoch, trained to its end
+    assert config["training"]["loss"] == {"class_path": "non_saturating", "init_args": {}}  # named as the nets are
+    assert config["output"] == {"shape": [1, 28, 28], "value_range": [-1.0, 1.0]}
     metrics = config["metrics"]
     assert set(metrics["results"]) >= {"fid", "kid"} and metrics["results"]["fid"] > 0
     protocol = metrics["protocol"]
     assert protocol["feature_network"] == "fashion_classifier" and protocol["n_real"] == protocol["n_fake"] == 60
     card = (exported / "README.md").read_text()
-    assert card.startswith("---\nlibrary_name: lightning-gans\n")  # the Hub reads this metadata block
+    assert card.startswith("---\n") and "\nlibrary_name: lightning-gans\n" in card  # the Hub reads this block
     assert "pipeline_tag: unconditional-image-generation" in card
     assert f"| fid | {metrics['results']['fid']:.4g} |" in card
     assert "feature_network: fashion_classifier" in card and "n_real: 60" in card and "n_fake: 60" in card
@@ -142,6 +155,38 @@ def test_export_writes_weights_config_and_a_model_card_with_metrics_and_protocol
     weights = load_file(exported / "model.safetensors")
     assert weights and all(key.startswith("generator.") for key in weights)
     assert (exported / "model.safetensors").stat().st_size < (run / "checkpoints/last.ckpt").stat().st_size / 2
+
+
+def test_the_model_card_round_trips_through_the_hubs_own_readers(exported: Path) -> None:
+    from huggingface_hub import ModelCard
+    from huggingface_hub.repocard import metadata_load
+
+    config = json.loads((exported / "config.json").read_text())
+    card = ModelCard.load(exported / "README.md")
+    metadata = metadata_load(exported / "README.md")
+    assert metadata is not None and card.data.to_dict() == metadata
+    assert metadata["library_name"] == "lightning-gans" and metadata["license"] == "mit"
+    assert metadata["pipeline_tag"] == "unconditional-image-generation"
+    assert metadata["datasets"] == ["zalando-datasets/fashion_mnist"]
+    assert {"lightning-gans", "gan", "dcgan"} <= set(metadata["tags"])
+    results = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert results == pytest.approx({k: v for k, v in config["metrics"]["results"].items() if k in results})
+    assert set(results) >= {"fid"} and all(r.dataset_type == "zalando-datasets/fashion_mnist"
+                                            for r in card.data.eval_results)  # fmt: skip
+    assert "arXiv:1511.06434" in card.text and "![samples drawn with seed 0](samples.png)" in card.text
+    assert f"{config['parameters']['generator']:,}" in card.text
+
+
+def test_a_class_conditional_model_is_not_tagged_unconditional(tmp_path: Path) -> None:
+    from huggingface_hub.repocard import metadata_load
+
+    model = registry.variants.create("cgan").eval()
+    Pretrained.from_module(model, hyper_parameters("cgan", {})).save_pretrained(tmp_path)
+    metadata = metadata_load(tmp_path / "README.md")
+    assert metadata is not None and "pipeline_tag" not in metadata
+    assert "class-conditional-image-generation" in metadata["tags"]
+    generator = json.loads((tmp_path / "config.json").read_text())["nets"]["generator"]
+    assert generator["class_path"] == "dcgan" and generator["init_args"]["num_classes"] == 10  # the preset's net
 
 
 def test_sample_and_evaluate_take_the_folder_as_they_take_the_checkpoint(
@@ -395,7 +440,9 @@ def test_push_to_hub_uploads_the_exported_folder_as_it_is(
     url = model.push_to_hub("owner/model", private=True)
     assert url.endswith(COMMIT)
     assert calls == [("create_repo", ("owner/model", True)), ("upload_folder", "owner/model")]
-    assert {p.name: p.read_bytes() for p in uploaded.iterdir()} == {p.name: p.read_bytes() for p in folder.iterdir()}
+    files = {p.name: p.read_bytes() for p in uploaded.iterdir()}
+    assert "from_pretrained('owner/model')" in files.pop("README.md").decode()  # the usage names the repo
+    assert files == {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "README.md"}
 
 
 def test_export_push_to_hub_from_the_command_line(
@@ -407,6 +454,22 @@ def test_export_push_to_hub_from_the_command_line(
                          "--metrics", "none", "--push_to_hub", "me/tiny-dcgan"], capsys)  # fmt: skip
     assert code == 0, out
     assert pushed == ["me/tiny-dcgan"] and "uploaded to the Hub: url" in out
+
+
+def test_an_upload_that_cannot_reach_the_hub_says_so_in_one_paragraph_and_keeps_the_folder(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from huggingface_hub import HfApi
+
+    def unreachable(self: HfApi, *args: Any, **options: Any) -> Any:
+        raise ConnectionError("Failed to resolve 'huggingface.co'")
+
+    monkeypatch.setattr(HfApi, "create_repo", unreachable)
+    code, out = run_cli(["export", "--ckpt", str(run / "checkpoints/last.ckpt"), "--out", str(tmp_path / "m"),
+                         "--metrics", "none", "--push_to_hub", "me/tiny-dcgan"], capsys)  # fmt: skip
+    assert code == 2 and "Traceback" not in out
+    assert "me/tiny-dcgan" in out and "was written" in out and "hf upload me/tiny-dcgan" in out
+    assert (tmp_path / "m" / "model.safetensors").is_file()
 
 
 def test_the_loaded_types_follow_the_task(folder: Path) -> None:
@@ -427,7 +490,13 @@ def test_export_format_onnx_adds_a_checked_model_onnx(
     code, text = run_cli(["export", "--ckpt", str(run / "checkpoints/last.ckpt"), "--out", str(out), "--metrics",
                           "none", "--format", "onnx"], capsys)  # fmt: skip
     assert code == 0, text
-    assert {p.name for p in out.iterdir()} == {"model.safetensors", "config.json", "README.md", "model.onnx"}
+    assert {p.name for p in out.iterdir()} == {
+        "model.safetensors",
+        "config.json",
+        "README.md",
+        "samples.png",
+        "model.onnx",
+    }
     record = json.loads((out / "config.json").read_text())["onnx"]
     assert record["inputs"] == ["z"] and record["max_abs_difference_vs_pytorch"] <= 1e-4
     model = from_pretrained(out)
