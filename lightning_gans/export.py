@@ -396,8 +396,28 @@ def write_onnx(pretrained: Pretrained, out: Path) -> dict[str, Any]:
             "not written"
         )
     print(f"model.onnx: max abs difference vs PyTorch on fixed latents {difference:.3g}")
+    label_model_onnx(out / "model.onnx", pretrained.config)
     record = {"file": "model.onnx", "inputs": input_names(pretrained.generator), "output": "images",
               "max_abs_difference_vs_pytorch": difference}  # fmt: skip
     if pretrained.task == "text":
         record["note"] = "the generator only: embed captions with the text encoder in model.safetensors first"
     return record
+
+
+def label_model_onnx(path: Path, config: Mapping[str, Any]) -> None:
+    """Store what a user of ``model.onnx`` alone needs in its ``metadata_props`` (ONNX's own key-value strings,
+    shown by Netron and read with ``onnx.load(path).metadata_props`` or onnxruntime's ``get_modelmeta()``): the
+    variant, the task, the latent size, the classes and the output's value range."""
+    import onnx
+
+    model = onnx.load(str(path))
+    properties = {
+        "lightning_gans.variant": str(config.get("variant")),
+        "lightning_gans.task": str(config.get("task")),
+        "lightning_gans.latent_dim": str(config.get("latent_dim") or 0),
+        "lightning_gans.num_classes": str(config.get("num_classes") or 0),
+        "lightning_gans.value_range": "[-1, 1]",
+        "lightning_gans.library_version": str(config.get("library_version")),
+    }
+    onnx.helper.set_model_props(model, properties)
+    onnx.save(model, str(path))

@@ -499,6 +499,11 @@ def test_export_format_onnx_adds_a_checked_model_onnx(
     }
     record = json.loads((out / "config.json").read_text())["onnx"]
     assert record["inputs"] == ["z"] and record["max_abs_difference_vs_pytorch"] <= 1e-4
+    import onnxruntime
+
+    properties = onnxruntime.InferenceSession(str(out / "model.onnx")).get_modelmeta().custom_metadata_map
+    assert properties["lightning_gans.variant"] == "dcgan" and properties["lightning_gans.latent_dim"] == "16"
+    assert properties["lightning_gans.num_classes"] == "0" and properties["lightning_gans.value_range"] == "[-1, 1]"
     model = from_pretrained(out)
     z = torch.randn(7, model.latent_dim, generator=torch.Generator().manual_seed(3))  # type: ignore[arg-type]
     torch.testing.assert_close(onnx_outputs(out / "model.onnx", (z,)), model.generate(z), rtol=0, atol=1e-4)  # type: ignore[operator]
