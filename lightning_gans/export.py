@@ -27,7 +27,7 @@ from torch import nn
 from lightning_gans import registry
 from lightning_gans.checkpoints import load_module, read_checkpoint
 from lightning_gans.cli import CommandParser
-from lightning_gans.core.module import GenerativeModule, TrainingModule
+from lightning_gans.core.module import GenerativeModule, TrainingModule, is_plain
 from lightning_gans.core.translation import TranslationModule
 from lightning_gans.errors import TRUST_HELP
 from lightning_gans.inference import CaptionSampling
@@ -57,7 +57,7 @@ def recorded_arguments(cls: type) -> Iterator[dict[int, dict[str, Any]]]:
     filled in, under ``id(instance)``. A net has no record of how it was built, and a variant's preset builds its
     nets inside its constructor: this is how ``config.json`` learns the arguments of a preset's net."""
     own = vars(cls).get("__init__")
-    original = next(vars(c)["__init__"] for c in cls.__mro__ if "__init__" in vars(c))
+    original = registry.constructor(cls)
     signature = inspect.signature(original)
     records: dict[int, dict[str, Any]] = {}
 
@@ -77,14 +77,6 @@ def recorded_arguments(cls: type) -> Iterator[dict[int, dict[str, Any]]]:
             del cls.__init__  # type: ignore[misc]
         else:
             cls.__init__ = own  # type: ignore[misc]
-
-
-def is_json_plain(value: Any) -> bool:
-    if isinstance(value, (str, int, float, bool, type(None))):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(is_json_plain(v) for v in value)
-    return isinstance(value, dict) and all(isinstance(k, str) and is_json_plain(v) for k, v in value.items())
 
 
 def variant_arguments(hyper_parameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -119,7 +111,7 @@ def net_specs(model: TrainingModule, hyper_parameters: Mapping[str, Any], nets: 
         recorded = records[cls].get(id(again))
         found = registry.find_registered(f"{cls.__module__}.{cls.__qualname__}")
         registered = found is not None and found[0] is registry.REGISTRIES[ROLES[role]]
-        if recorded is not None and registered and is_json_plain(recorded) and same_tensors(cls(**recorded), net):
+        if recorded is not None and registered and is_plain(recorded) and same_tensors(cls(**recorded), net):
             assert found is not None
             specs[role] = {"class_path": found[1].name, "init_args": json.loads(json.dumps(recorded))}
         else:

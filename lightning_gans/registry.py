@@ -368,10 +368,15 @@ def _classes_in(annotation: Any) -> list[type]:
 
 
 @functools.cache  # read once per class: resolving a config asks for each argument of each part
+def constructor(cls: type) -> Any:
+    """The ``__init__`` function that ``cls(...)`` runs: its own or the nearest base's (``object`` has one)."""
+    return next(vars(base)["__init__"] for base in cls.__mro__ if "__init__" in vars(base))
+
+
 def parameter_types(cls: type) -> dict[str, Any]:
     """The declared type of each constructor parameter of ``cls`` (``Any`` where it has none or it cannot be
     evaluated)."""
-    init = next(vars(base)["__init__"] for base in cls.__mro__ if "__init__" in vars(base))  # object has one
+    init = constructor(cls)
     try:
         hints = typing.get_type_hints(init, include_extras=True)
     except Exception as error:  # an annotation naming something missing at run time (a TYPE_CHECKING import)

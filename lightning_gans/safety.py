@@ -204,8 +204,7 @@ def declared_classes(obj: Any, seen: set[type] | None = None) -> set[type]:
         return seen
     seen.add(obj)
     try:
-        init = next(vars(cls)["__init__"] for cls in obj.__mro__ if "__init__" in vars(cls))
-        hints = typing.get_type_hints(init)
+        hints = typing.get_type_hints(registry.constructor(obj))
     except Exception:  # an annotation that names what is only imported for type checkers: jsonargparse skips it too
         return seen
     pending = [hint for name, hint in hints.items() if name != "return"]

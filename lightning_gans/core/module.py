@@ -117,13 +117,14 @@ def copy_power_iteration_vectors(source: nn.Module, target: nn.Module) -> None:
             targets[name].copy_(vector)
 
 
-def _is_plain(value: Any) -> bool:
+def is_plain(value: Any) -> bool:
+    """Whether ``value`` is plain data (JSON's kinds, tuples as lists): what hyper-parameters and config.json hold."""
     if isinstance(value, (str, int, float, bool, type(None))):
         return True
     if isinstance(value, (list, tuple)):
-        return all(_is_plain(v) for v in value)
+        return all(is_plain(v) for v in value)
     if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+        return all(isinstance(k, str) and is_plain(v) for k, v in value.items())
     return False
 
 
@@ -139,7 +140,7 @@ class TrainingModule(LightningModule):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`")
             self.save_hyperparameters()
-        for key in [k for k, v in self.hparams.items() if not _is_plain(v)]:
+        for key in [k for k, v in self.hparams.items() if not is_plain(v)]:
             del self.hparams[key]
             # and from what loggers record (CSVLogger's YAML dump pickles values: spectral norm's parametrised
             # layers refuse to be pickled)
