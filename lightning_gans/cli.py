@@ -1,5 +1,5 @@
-"""``lightning-gans``: ``fit``/``validate``/``test`` (LightningCLI, in ``lightning_gans.lightning_cli``), plus
-``list``, ``sample``, ``translate`` and ``evaluate``.
+"""``lightning-gans``: ``fit``/``validate``/``test``/``predict`` (LightningCLI, in ``lightning_gans.lightning_cli``),
+plus ``list``, ``sample``, ``translate``, ``evaluate``, ``export`` and ``demo``.
 
 This module imports neither torch nor Lightning: ``--help`` and ``list`` answer at once, and each command
 imports what it needs when it runs.
@@ -8,6 +8,7 @@ imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import pickle
 import sys
@@ -20,6 +21,7 @@ from typing import Any, NoReturn, cast
 
 from lightning_gans import registry
 from lightning_gans.errors import TRUST_HELP, RunFolderError
+from lightning_gans.quiet import quiet_third_party
 
 DEBUG_ENV = "LIGHTNING_GANS_DEBUG"
 CKPT_HELP = (
@@ -31,9 +33,24 @@ CKPT_HELP = (
 class CommandParser(argparse.ArgumentParser):
     """argparse's parser for the light commands. A mistake in the command line's form (an unknown option, a
     missing one) is shown with the usage block, as argparse does; an error found after parsing (a file that
-    cannot be loaded, a value the model cannot take) is one paragraph that names its cause, without it."""
+    cannot be loaded, a value the model cannot take) is one paragraph that names its cause, without it.
+
+    With ``config_file`` (every command but ``list``) it takes the YAML habit of ``fit``: ``--config FILE`` reads
+    options from a YAML mapping (keys are the option names without ``--``; later files and the command line
+    override earlier ones) and ``--print_config`` prints the resolved options as such a file and exits.
+    argparse rather than jsonargparse, so that ``--help`` stays instant: jsonargparse would import typing
+    machinery and docstring parsers before the first line of help.
+    """
 
     _parsing = False
+
+    def __init__(self, prog: str, description: str, epilog: str | None = None, config_file: bool = True) -> None:
+        super().__init__(prog=prog, description=description, epilog=epilog)
+        if config_file:
+            self.add_argument("--config", action="append", metavar="FILE", help="a YAML file of these options "
+                              "(keys without --, e.g. `n: 64`); the command line overrides it; may repeat")  # fmt: skip
+            self.add_argument("--print_config", action="store_true",
+                              help="print the resolved options as a --config file and exit")  # fmt: skip
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
         self._parsing = True
@@ -41,6 +58,60 @@ class CommandParser(argparse.ArgumentParser):
             return super().parse_known_args(args, namespace)
         finally:
             self._parsing = False
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:  # argparse's own signature
+        argv = list(sys.argv[1:] if args is None else args)
+        for path in self.config_files(argv):
+            self.read_config(path)
+        parsed = super().parse_args(argv, namespace)
+        if getattr(parsed, "print_config", False):
+            import yaml
+
+            shown = {k: v for k, v in vars(parsed).items() if k not in ("config", "print_config")}
+            print(yaml.safe_dump(shown, sort_keys=False), end="")
+            self.exit(0)
+        return parsed
+
+    def config_files(self, argv: list[str]) -> list[str]:
+        """The ``--config`` files of ``argv``, in order (``--config F`` and ``--config=F``)."""
+        if not any(action.dest == "config" for action in self._actions):
+            return []
+        files = [token.partition("=")[2] for token in argv if token.startswith("--config=")]
+        files += [argv[i + 1] for i, token in enumerate(argv[:-1]) if token == "--config"]
+        return files
+
+    def read_config(self, path: str) -> None:
+        """Make the options of the YAML file at ``path`` the defaults; an unknown key or a bad value is named."""
+        import yaml  # here, not at the top: `--help` imports nothing it does not print
+
+        try:
+            values = yaml.safe_load(Path(path).read_text())
+        except OSError as error:
+            self.error(f"--config {path}: cannot read it ({error.strerror or error})")
+        except yaml.YAMLError as error:
+            self.error(f"--config {path}: not valid YAML ({' '.join(str(error).split())})")
+        if values is None:
+            return
+        if not isinstance(values, dict):
+            self.error(f"--config {path}: expected a mapping of option names to values, got {type(values).__name__}")
+        actions = {a.dest: a for a in self._actions if a.dest not in ("help", "config", "print_config")}
+        for key, value in values.items():
+            action = actions.get(str(key))
+            if action is None:
+                close = difflib.get_close_matches(str(key), actions, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                self.error(f"--config {path}: unknown option {key!r}.{hint} Options: {', '.join(actions)}")
+            if isinstance(value, str) and callable(action.type):
+                try:
+                    value = action.type(value)
+                except (TypeError, ValueError) as error:
+                    self.error(f"--config {path}: {key}: {error}")
+            if action.choices is not None and value not in action.choices:
+                self.error(f"--config {path}: {key}: {value!r} is not one of {', '.join(map(str, action.choices))}")
+            if action.nargs == 0 and not isinstance(value, bool):  # a flag: true or false
+                self.error(f"--config {path}: {key}: expected true or false, got {value!r}")
+            action.required = False  # given by the file; the command line may still override it
+            self.set_defaults(**{action.dest: value})
 
     def error(self, message: str) -> NoReturn:
         if self._parsing:
@@ -53,10 +124,13 @@ def list_command(argv: Sequence[str]) -> int:
     parser = CommandParser(
         prog="lightning-gans list",
         description="Registered parts, built-in and from plugins, read from package metadata (nothing is imported).",
+        config_file=False,
     )
     parser.add_argument("kind", nargs="?", choices=sorted(registry.REGISTRIES), help="only this kind")
     parser.add_argument(
-        "--check", action="store_true", help="also import every part and report the broken ones (exit 1 if any)"
+        "--check",
+        action="store_true",
+        help="also import every part and report the broken ones and the names two plugins claim (exit 1 if any)",
     )
     args = parser.parse_args(argv)
     rows = [("KIND", "NAME", "CLASS", "DISTRIBUTION", "STATUS")]
@@ -64,7 +138,7 @@ def list_command(argv: Sequence[str]) -> int:
     for plural, reg in registry.REGISTRIES.items():
         if args.kind and plural != args.kind:
             continue
-        shadowed = reg.shadowed()
+        shadowed, clashes = reg.shadowed(), reg.clashes()
         with warnings.catch_warnings():  # check_all warns of each broken part: its BROKEN row says it here
             warnings.simplefilter("ignore", RuntimeWarning)
             checked = dict(reg.check_all()) if args.check else {}
@@ -76,6 +150,10 @@ def list_command(argv: Sequence[str]) -> int:
                     f"SHADOWED by {winner.distribution} {winner.version}: the name means the built-in; "
                     f"use class_path {entry.class_path}"
                 )
+            if entry.name in clashes:  # the name cannot be used at all: an error, unlike a shadowed one
+                problems += 1
+                others = ", ".join(f"{c.distribution} {c.version}" for c in clashes[entry.name] if c != entry)
+                status = f"CLASH with {others}: using the name fails; use class_path {entry.class_path}"
             problem = checked.get(entry)
             if problem is not None:
                 problems += 1
@@ -86,7 +164,7 @@ def list_command(argv: Sequence[str]) -> int:
         print(("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4]).rstrip())
     if registry.plugins_disabled():
         print(f"(plugins disabled by {registry.DISABLE_PLUGINS_ENV})")
-    return 1 if problems else 0
+    return 1 if problems and args.check else 0
 
 
 # -- sample ----------------------------------------------------------------------------------------------
@@ -456,6 +534,16 @@ def report(error: BaseException) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    quiet_third_party()
+    try:
+        return run_command(args)
+    except BrokenPipeError:  # `lightning-gans --help | head -1`: the reader has gone, which is no error of ours
+        # Python would report the pipe again when it flushes stdout at exit: point stdout at /dev/null first
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def run_command(args: list[str]) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(USAGE)
         return 0
@@ -484,6 +572,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lightning-gans: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise
     except Exception as error:  # every failure reaches the user as one paragraph; see report()
         return report(error)
     return 0

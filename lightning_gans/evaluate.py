@@ -66,7 +66,7 @@ def datamodule_from(
         spec = section
     else:
         raise ValueError(
-            "no config.yaml beside the checkpoint's run folder: pass --config RUN/config.yaml or --data NAME"
+            "no config.yaml beside the checkpoint's run folder: pass --run_config RUN/config.yaml or --data NAME"
         )
     return build_datamodule(spec, data_root)
 
@@ -259,7 +259,7 @@ def evaluate_command(argv: Sequence[str]) -> int:
     parser.add_argument("--batch_size", type=int, default=500)
     parser.add_argument("--truncation", type=float, default=None, help="truncation psi (default: none)")
     parser.add_argument("--truncation_mode", choices=("resample", "scale", "w"), default="resample")
-    parser.add_argument("--config", default=None, help="the run's config.yaml (default: found from --ckpt)")
+    parser.add_argument("--run_config", default=None, help="the run's config.yaml (default: found from --ckpt)")
     parser.add_argument("--data", default=None, help="data module name or import path instead of the config's")
     parser.add_argument("--data_root", default=None, help="the data module's root folder")
     parser.add_argument("--out", default="evaluation.json", help="JSON to write (default evaluation.json)")
@@ -275,7 +275,7 @@ def evaluate_command(argv: Sequence[str]) -> int:
         names = checked_metric_names(args.metrics or default, args.n_fake, args.n_real)
         network = build_feature_network(args.feature_network)
         exported = getattr(model, "config", None)  # an exported folder (or Hub repo) names its data in config.json
-        if exported is not None and args.config is None and args.data is None:
+        if exported is not None and args.run_config is None and args.data is None:
             data = (exported.get("training") or {}).get("data")
             if not isinstance(data, dict) or not isinstance(data.get("class_path"), str):
                 raise ValueError(f"{args.ckpt} names no data module: pass --data NAME (and --data_root)")
@@ -283,7 +283,7 @@ def evaluate_command(argv: Sequence[str]) -> int:
             # the data module and its settings come from the folder; where its data lives, from this command only
             datamodule = build_datamodule(without_locations(data, f"{args.ckpt}: training.data"), args.data_root)
         else:
-            config = Path(args.config) if args.config else run_config_of(Path(args.ckpt))
+            config = Path(args.run_config) if args.run_config else run_config_of(Path(args.ckpt))
             datamodule = datamodule_from(config, args.data, args.data_root, trust=args.trust_checkpoint)
     except registry.RegistryError:  # a WrongBaseClassError is a TypeError too: it goes to report()
         raise

@@ -40,6 +40,7 @@ from lightning_gans.pretrained import (
     TASK_CLASSES,
     Pretrained,
     PretrainedGenerator,
+    provider_of,
     registry_name,
 )
 from lightning_gans.safety import IMPORT_PATH, check_imports, parser_imports_only
@@ -144,6 +145,21 @@ def part_spec(part: Any, given: Any) -> dict[str, Any] | None:
     return {"class_path": registry_name(path), "init_args": dict(init_args or {})}
 
 
+def providers(model: TrainingModule, weights: Mapping[str, nn.Module], record: Mapping[str, Any]) -> dict[str, str]:
+    """The distribution (``"name version"``) that provided each registered part of the run: the variant, each
+    exported net, the loss and the data module. ``config.json`` keeps it, so that loading the folder where a
+    plugin is missing names the plugin to install, and the card lists it."""
+    parts: dict[str, Any] = {"variant": model, **weights, "loss": getattr(model, "loss", None)}
+    paths = {
+        key: f"{type(part).__module__}.{type(part).__qualname__}" for key, part in parts.items() if part is not None
+    }
+    data = (record.get("data") or {}).get("class_path")
+    if isinstance(data, str):
+        paths["data"] = registry.datamodules.entry(data).class_path if data in registry.datamodules else data
+    found = {key: provider_of(path) for key, path in paths.items()}
+    return {key: provider for key, provider in found.items() if provider is not None}
+
+
 def output_of(pretrained: Pretrained) -> dict[str, Any]:
     """What the generator draws: one sample's shape (latent models) and the value range of every task."""
     output: dict[str, Any] = {"value_range": [-1.0, 1.0]}
@@ -197,10 +213,11 @@ def pretrained_from_module(
         variant=variant,
         weights="exponential moving average of the generator"
         if getattr(model, "generator_ema", None) is not None
-        else "the trained generator (the run kept no EMA)",
+        else "trained generator (the run kept no EMA)",
         nets=nets,
         parameters={role: sum(p.numel() for p in net.parameters()) for role, net in weights.items()},
         paper=paper_of(type(model)),
+        provided_by=providers(model, weights, record),
         license=license,
         training=record,
         metrics=metrics,
@@ -264,6 +281,21 @@ def measure(
     return json_safe(report)  # type: ignore[no-any-return]
 
 
+def default_metrics(pretrained: Pretrained) -> str:
+    """What ``export`` measures when ``--metrics`` is not given: FID and KID of image generators; nothing for a
+    generator of points or vectors (the 2-D mixtures), which image metrics cannot take, with a line saying so."""
+    shape = (pretrained.config.get("output") or {}).get("shape")
+    if isinstance(shape, list) and len(shape) != 3:
+        kind = "2-D points" if shape == [2] else f"samples of shape ({', '.join(map(str, shape))})"
+        print(
+            f"export: the generator draws {kind}, not images, so the default metrics ({DEFAULT_METRICS}, which need "
+            "images) are not measured. On the 2-D mixtures, ModeCoverageCallback (_shared/callbacks_2d.yaml) reports "
+            "mode coverage at every validation and in `lightning-gans validate`."
+        )
+        return "none"
+    return DEFAULT_METRICS
+
+
 def export_command(argv: Sequence[str]) -> int:
     """``lightning-gans export``: see the module docstring."""
     from lightning_gans.evaluate import run_config_of
@@ -287,14 +319,15 @@ def export_command(argv: Sequence[str]) -> int:
     )
     parser.add_argument(
         "--metrics",
-        default=DEFAULT_METRICS,
-        help=f"measured on the exported weights for the model card, or `none` (default {DEFAULT_METRICS}; "
-        "translation models are not measured here: `lightning-gans validate` reports their L1, PSNR and SSIM)",
+        default=None,
+        help=f"measured on the exported weights for the model card, or `none` (default {DEFAULT_METRICS} for image "
+        "generators, none for generators of points or vectors, which the image metrics cannot take; translation "
+        "models are not measured here: `lightning-gans validate` reports their L1, PSNR and SSIM)",
     )
     parser.add_argument("--n_fake", type=int, default=10_000, help="generated images measured (default 10000)")
     parser.add_argument("--n_real", type=int, default=10_000, help="real images, at most the split (default 10000)")
     parser.add_argument("--feature_network", default="fashion_classifier", help="registry name or import path")
-    parser.add_argument("--config", default=None, help="the run's config.yaml (default: found from --ckpt)")
+    parser.add_argument("--run_config", default=None, help="the run's config.yaml (default: found from --ckpt)")
     parser.add_argument("--data", default=None, help="data module name or import path instead of the config's")
     parser.add_argument("--data_root", default=None, help="the data module's root folder")
     parser.add_argument("--push_to_hub", default=None, metavar="REPO_ID", help="also upload the folder to the Hub")
@@ -318,14 +351,15 @@ def export_command(argv: Sequence[str]) -> int:
     try:
         checkpoint = read_checkpoint(ckpt, trust=args.trust_checkpoint)
         model = load_module(ckpt, trust=args.trust_checkpoint)
-        config = Path(args.config) if args.config else run_config_of(ckpt)
+        config = Path(args.run_config) if args.run_config else run_config_of(ckpt)
         record = training_record(checkpoint, ckpt, config)
         pretrained = pretrained_from_module(
             model, checkpoint.get("hyper_parameters") or {}, record, license=args.license
         )
-        if isinstance(pretrained, PretrainedGenerator) and args.metrics.strip().lower() != "none":
+        metrics = args.metrics if args.metrics is not None else default_metrics(pretrained)
+        if isinstance(pretrained, PretrainedGenerator) and metrics.strip().lower() != "none":
             pretrained.config["metrics"] = measure(
-                pretrained, args.metrics, args.n_real, args.n_fake, args.feature_network, config, args.data,
+                pretrained, metrics, args.n_real, args.n_fake, args.feature_network, config, args.data,
                 args.data_root, args.trust_checkpoint,
             )  # fmt: skip
     except registry.RegistryError:  # a WrongBaseClassError is a TypeError too: it goes to report()
@@ -377,29 +411,44 @@ def upload_failed(repo_id: str, out: Path, error: BaseException) -> str:
 
 
 def write_onnx(pretrained: Pretrained, out: Path) -> dict[str, Any]:
-    """``out/model.onnx`` of the generator, and what ``config.json`` records of it (inputs, the check). A file
-    whose outputs differ from PyTorch's by more than ``ONNX_TOLERANCE`` is refused (``OnnxExportError``)."""
-    from lightning_gans.onnx_export import OnnxExportError, export_and_check, input_names
-
-    difference = export_and_check(pretrained.generator, out / "model.onnx")
-    if not difference <= ONNX_TOLERANCE:  # NaN fails too
-        raise OnnxExportError(
-            f"the ONNX file's samples differ from PyTorch's by up to {difference:.3g} (more than {ONNX_TOLERANCE}): "
-            "not written"
-        )
-    print(f"model.onnx: max abs difference vs PyTorch on fixed latents {difference:.3g}")
-    label_model_onnx(out / "model.onnx", pretrained.config)
-    record = {"file": "model.onnx", "inputs": input_names(pretrained.generator), "output": "images",
-              "max_abs_difference_vs_pytorch": difference}  # fmt: skip
+    """``out/model.onnx`` of the generator (and ``out/model_ba.onnx`` of a CycleGAN's B -> A generator), and what
+    ``config.json`` records of them (inputs, dynamic axes, the check). A file whose outputs differ from PyTorch's
+    by more than ``ONNX_TOLERANCE`` is refused (``OnnxExportError``)."""
+    nets = {"model.onnx": pretrained.generator}
+    generator_ba = getattr(pretrained, "generator_ba", None)
+    if isinstance(generator_ba, nn.Module):
+        nets["model_ba.onnx"] = generator_ba
+    records = [onnx_file(net, out / name, pretrained.config) for name, net in nets.items()]
+    record = records[0]
+    if len(records) > 1:
+        record["generator_ba"] = records[1]
     if pretrained.task == "text":
         record["note"] = "the generator only: embed captions with the text encoder in model.safetensors first"
     return record
 
 
-def label_model_onnx(path: Path, config: Mapping[str, Any]) -> None:
+def onnx_file(generator: nn.Module, path: Path, config: Mapping[str, Any]) -> dict[str, Any]:
+    """One generator exported to ``path``, checked against PyTorch and labelled; its ``config.json`` record."""
+    from lightning_gans.onnx_export import OnnxExportError, dynamic_axes, export_and_check, input_names
+
+    difference = export_and_check(generator, path)
+    if not difference <= ONNX_TOLERANCE:  # NaN fails too
+        raise OnnxExportError(
+            f"the ONNX file's samples differ from PyTorch's by up to {difference:.3g} (more than {ONNX_TOLERANCE}): "
+            "not written"
+        )
+    print(f"{path.name}: max abs difference vs PyTorch on fixed inputs {difference:.3g}")
+    axes = dynamic_axes(path)
+    label_model_onnx(path, config, axes)
+    return {"file": path.name, "inputs": input_names(generator), "output": "images", "dynamic_axes": axes,
+            "max_abs_difference_vs_pytorch": difference}  # fmt: skip
+
+
+def label_model_onnx(path: Path, config: Mapping[str, Any], axes: Mapping[str, list[str]]) -> None:
     """Store what a user of ``model.onnx`` alone needs in its ``metadata_props`` (ONNX's own key-value strings,
     shown by Netron and read with ``onnx.load(path).metadata_props`` or onnxruntime's ``get_modelmeta()``): the
-    variant, the task, the latent size, the classes and the output's value range."""
+    variant, the task, the latent size, the classes (the labels it accepts), the value range and which input
+    axes are free."""
     import onnx
 
     model = onnx.load(str(path))
@@ -409,6 +458,7 @@ def label_model_onnx(path: Path, config: Mapping[str, Any]) -> None:
         "lightning_gans.latent_dim": str(config.get("latent_dim") or 0),
         "lightning_gans.num_classes": str(config.get("num_classes") or 0),
         "lightning_gans.value_range": "[-1, 1]",
+        "lightning_gans.dynamic_axes": json.dumps(dict(axes)),
         "lightning_gans.library_version": str(config.get("library_version")),
     }
     onnx.helper.set_model_props(model, properties)

@@ -38,6 +38,8 @@ from lightning_gans.callbacks.checkpoint import LAST_NAME, LastCheckpoint
 from lightning_gans.checkpoints import read_checkpoint
 from lightning_gans.errors import TRUST_HELP, RunFolderError, UntrustedCheckpointError
 from lightning_gans.safety import check_imports, import_paths, parser_imports_only
+from lightning_gans.shared_recipes import shared_file, shared_text
+from lightning_gans.wandb_run import DiscardFailedStart, describe_run, wandb_loggers, without_anonymous_setting
 
 PARSER_MODE = "lightning_gans"
 # LightningCLI's own sections that hold parts, and the kind each one's names are of
@@ -58,8 +60,8 @@ def resolve_sections(document: Any, classes: dict[str, type] | None = None) -> A
 def _install_parser_mode() -> None:
     yaml_loader = get_loader("yaml")
 
-    def load(text: str) -> Any:
-        return resolve_sections(yaml_loader(text))
+    def load(text: str) -> Any:  # every config file's text and every value given on the command line
+        return resolve_sections(yaml_loader(shared_text(text)))
 
     set_loader(PARSER_MODE, load)
 
@@ -331,11 +333,13 @@ def wandb_has_credentials() -> bool:
         return False
 
 
-def choose_wandb_mode() -> str:
-    """Online when logged in; otherwise offline, so a run never stops to ask for an API key."""
+def choose_wandb_mode(announce: bool = True) -> str:
+    """Online when logged in; otherwise offline, so a run never stops to ask for an API key (said, with
+    ``announce``: not on ``--help``, which logs nothing)."""
     if "WANDB_MODE" not in os.environ and not wandb_has_credentials():
         os.environ["WANDB_MODE"] = "offline"
-        print("lightning-gans: no W&B credentials found, logging offline (sync later with `wandb sync`).")
+        if announce:
+            print("lightning-gans: no W&B credentials found, logging offline (sync later with `wandb sync`).")
     return os.environ.get("WANDB_MODE", "online")
 
 
@@ -371,7 +375,10 @@ class SaveConfigToRunDir(SaveConfigCallback):
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         path = Path(trainer.default_root_dir) / self.config_filename
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.parser.save(self.config, str(path), skip_none=False, overwrite=True, multifile=self.multifile)
+        self.parser.save(self.config, str(path), skip_unset=False, overwrite=True, multifile=self.multifile)
+        recipes = self.config.get("config") or []  # the --config files, in the order given
+        recipe = str(recipes[-1]) if recipes else None
+        describe_run(trainer, yaml.safe_load(path.read_text()), path, recipe)
 
 
 RUN_FILES = ("config.yaml", "checkpoints/*.ckpt", "samples/*.png")
@@ -493,6 +500,18 @@ class GANCLI(LightningCLI):
         parser.add_argument("--trust_checkpoint", type=bool, default=False, help=TRUST_HELP)
         parser.add_argument("--restart", type=bool, default=False, help=RESTART_HELP)
 
+    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> Any:
+        # LightningCLI's one place to add options to a single subcommand: predict's, which fit has no use for
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        if subcommand == "predict":
+            parser.add_argument("--out", type=str | None, default=None, help="folder for the samples (new or empty)")
+            parser.add_argument("--num_samples", type=int, default=10_000, help="samples a generator draws")
+            parser.add_argument("--latent_seed", type=int, default=0, help="seed of the latents (sample i: seed, i)")
+            parser.add_argument("--npz", type=bool, default=False, help="also write every sample in samples.npz")
+            parser.add_argument("--png", type=bool, default=True, help="write each sample as DIR/<index>.png")
+            parser.add_argument("--predict_batch_size", type=int, default=500, help="samples per generator call")
+        return parser
+
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         self.cli_args = args  # parsed again without defaults by check_resume_settings, to know what was given
         super().parse_arguments(parser, args)
@@ -609,6 +628,9 @@ class GANCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         trainer = super().instantiate_trainer(**kwargs)
+        for logger in wandb_loggers(trainer):
+            without_anonymous_setting(logger)
+        trainer.callbacks.append(DiscardFailedStart())  # type: ignore[attr-defined]  # set by its callback connector
         # Checkpoints go to <default_root_dir>/checkpoints rather than into a per-run W&B folder, so that
         # `--ckpt_path last` finds the previous run's last.ckpt.
         for callback in trainer.checkpoint_callbacks:
@@ -706,12 +728,47 @@ class GANCLI(LightningCLI):
             if found:
                 raise RunFolderError(self.resume_advice(root, found, resuming=False))
         self.checked_checkpoint("fit")
+        # W&B starts its run in this folder next; made now (the checks have passed), W&B finds it and does not
+        # warn that "git root ... does not exist"
+        root.mkdir(parents=True, exist_ok=True)
 
     def before_validate(self) -> None:
         self.checked_checkpoint("validate")
 
+    def trained_checkpoint(self, subcommand: str, what: str) -> None:
+        """``test`` and ``predict`` need a checkpoint; ``last`` is the run's ``last.ckpt`` (as for ``fit``)."""
+        config = self.config_init[subcommand]
+        if not config.get("ckpt_path"):
+            raise ConfigError(f"{subcommand} {what} a trained model: give --ckpt_path (a checkpoint file, or last)")
+        if config["ckpt_path"] == "last":
+            last = self.last_checkpoint_path()
+            if not last.is_file():
+                raise RunFolderError(f"--ckpt_path last: {last} does not exist (check --trainer.default_root_dir)")
+            config["ckpt_path"] = str(last)
+        self.checked_checkpoint(subcommand)
+
     def before_test(self) -> None:
-        self.checked_checkpoint("test")
+        self.trained_checkpoint("test", "measures")
+        split = getattr(self.datamodule, "test_split", None)
+        if split:
+            print(f"lightning-gans: test split of {type(self.datamodule).__name__}: {split}")
+
+    def before_predict(self) -> None:
+        """Samples (or translations) of the checkpoint written by a ``SampleWriter`` into ``--out``, drawn from a
+        ``PredictionData`` around the recipe's data module (``lightning_gans.predict``)."""
+        from lightning_gans.predict import PredictionData, SampleWriter, check_prediction_folder
+
+        config = self.config_init["predict"]
+        if not config.get("out"):
+            raise ConfigError("predict writes its samples into a new folder: give --out DIR")
+        check_prediction_folder(config["out"])
+        self.trained_checkpoint("predict", "draws from")
+        self.datamodule = PredictionData(
+            self.datamodule, config["num_samples"], config["latent_seed"], config["predict_batch_size"]
+        )
+        self.trainer.callbacks.append(SampleWriter(config["out"], npz=config["npz"], png=config["png"]))  # type: ignore[attr-defined]
+        self.trainer.loggers = []  # nothing is logged, and a logger would open a W&B run for nothing
+        config["return_predictions"] = False  # the writer has them: 50k samples need not pile up in memory
 
 
 def check_yaml_file(path: Path, seen: set[Path]) -> None:
@@ -742,7 +799,8 @@ def check_yaml_file(path: Path, seen: set[Path]) -> None:
             yield value
 
     for name in includes(content):
-        included = path.parent / name
+        shipped = shared_file(name)  # `lightning-gans:<file>`: an unknown name is refused here, listing the real ones
+        included = Path(str(shipped)) if shipped is not None else path.parent / name
         if included.is_file():
             check_yaml_file(included, seen)
 
@@ -764,7 +822,7 @@ def run_lightning_cli(argv: Sequence[str]) -> GANCLI:
     _install_parser_mode()
     # We hand LightningCLI an argv with registry names resolved, which it warns about when sys.argv is set too.
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
-    choose_wandb_mode()
+    choose_wandb_mode(announce=not {"-h", "--help", "--print_config"} & {a.split("=")[0] for a in argv})
     check_yaml_files(argv)
     args, GANArgumentParser.part_classes = resolve_command_line(argv)
     cli = GANCLI(

@@ -67,6 +67,13 @@ def eval_results(config: dict[str, Any], task_type: str) -> list[EvalResult]:
     ]
 
 
+def plugins_of(config: dict[str, Any]) -> list[str]:
+    """The plugin distributions that provided parts of the model (``config.json``'s ``provided_by``): what a user
+    installs besides lightning-gans to load it."""
+    names = {str(who).split()[0] for who in (config.get("provided_by") or {}).values()}
+    return sorted(name for name in names if name.lower().replace("_", "-") != "lightning-gans")
+
+
 def model_card(config: dict[str, Any], repo_id: str | None = None, has_samples: bool = False) -> ModelCard:
     """The card of the generator ``config`` describes; ``repo_id`` goes into the usage snippet (a placeholder
     until the folder is pushed), and ``has_samples`` shows the folder's sample grid."""
@@ -114,6 +121,9 @@ def card_text(config: dict[str, Any], repo_id: str | None, has_samples: bool) ->
             lines.append(f"| {role} | `{spec['class_path']}` {json.dumps(spec.get('init_args') or {})} |")
     for role, count in (config.get("parameters") or {}).items():
         lines.append(f"| {role} parameters | {count:,} |")
+    provided = config.get("provided_by") or {}
+    if provided:
+        lines.append(f"| provided by | {'; '.join(f'{part}: `{who}`' for part, who in provided.items())} |")
     output = config.get("output") or {}
     if output:
         shape = "×".join(str(n) for n in output.get("shape") or []) or "as the input's"
@@ -137,11 +147,14 @@ def card_text(config: dict[str, Any], repo_id: str | None, has_samples: bool) ->
             lines.append(f"| {name} | {', '.join(f'{v:.4g}' if isinstance(v, float) else str(v) for v in values)} |")
         protocol = metrics.get("protocol", {})
         lines += ["", "Protocol: " + "; ".join(f"{k}: {v}" for k, v in protocol.items()) + "."]
+    elif output.get("shape") and len(output["shape"]) != 3:
+        lines.append("Not measured at export: the generator draws points or vectors, which the image metrics "
+                     "(FID, KID, ...) cannot take.")  # fmt: skip
     else:
         lines.append("Not measured at export (`lightning-gans export --metrics none`, or a translation model: "
                      "`lightning-gans validate` reports its L1, PSNR and SSIM).")  # fmt: skip
     source = repo_id or PLACEHOLDER
-    lines += ["", "## Use", "", "```bash", "pip install lightning-gans"]
+    lines += ["", "## Use", "", "```bash", " ".join(["pip install lightning-gans", *plugins_of(config)])]
     if task == "translation":
         lines.append(f"lightning-gans translate --ckpt {source} --input photos/ --out translated/")
     elif task == "text":

@@ -11,7 +11,11 @@ Inputs follow the registry's conventions for generators (``tests/test_nets.py``)
 * text-to-image: also a positive ``text_dim``; inputs ``z`` and float ``text_embedding`` (N, text_dim);
 * image -> image: ``in_channels``, ``out_channels`` and ``scale``; input ``image`` (N, in_channels, S, S) in
   [-1, 1], where S is ``image_size // scale`` for a net that says its ``image_size`` (the output side) and
-  ``28 // scale`` otherwise (the registry's default data are 28x28 images).
+  ``28 // scale`` otherwise (the registry's default data are 28x28 images). Height and width are dynamic too
+  (axes ``height`` and ``width``) wherever the net allows: ``dynamic_axes(path)`` says which.
+
+A class-conditional file refuses a label outside ``[0, num_classes)`` in ONNX Runtime ("indices element out of
+invalid index found"), as PyTorch does (``CheckedLabels``).
 
 The output is always called ``images``. onnx, onnxscript and onnxruntime are the optional extra ``onnx``; they
 are imported only when a function needs them, so that ``import lightning_gans.onnx_export`` works without them.
@@ -31,6 +35,9 @@ from torch import Tensor, nn
 
 __all__ = [
     "BATCH_AXIS",
+    "HEIGHT_AXIS",
+    "WIDTH_AXIS",
+    "CheckedLabels",
     "OUTPUT_NAME",
     "TRACE_BATCH",
     "OnnxExportError",
@@ -38,6 +45,7 @@ __all__ = [
     "example_inputs",
     "export_and_check",
     "export_onnx",
+    "dynamic_axes",
     "input_names",
     "max_abs_difference",
     "onnx_outputs",
@@ -46,6 +54,7 @@ __all__ = [
 ONNX_EXTRA_HINT = 'ONNX export needs the onnx extra: pip install "lightning-gans[onnx]"'
 OUTPUT_NAME = "images"
 BATCH_AXIS = "batch"
+HEIGHT_AXIS, WIDTH_AXIS = "height", "width"  # an image -> image generator's input sides, where the net frees them
 # The batch size export_onnx traces with by default. Not 1: a tracer may treat a size-1 dimension as a
 # broadcastable constant, and a check at another size is what proves that the batch dimension stayed dynamic.
 TRACE_BATCH = 2
@@ -177,8 +186,34 @@ def _first_line(error: BaseException) -> str:
     return type(error).__name__
 
 
+class CheckedLabels(nn.Module):
+    """A class-conditional generator whose labels outside ``[0, num_classes)`` are an error in ONNX Runtime as in
+    PyTorch. ONNX's Gather (an embedding) reads a negative index from the end and OneHot gives an all-zero row for
+    an index past the end, so without this a file would accept label 10 of 10 classes, or -1 as the last class.
+
+    Two Gathers from ``arange(num_classes)``, at ``labels`` and at ``num_classes - 1 - labels``: both in range only
+    for a label in ``[0, num_classes)`` (a negative label sends the second one past the end), and the label is
+    computed back from both, so that no optimiser can drop either.
+    """
+
+    def __init__(self, generator: nn.Module) -> None:
+        super().__init__()
+        self.generator = generator
+        self.latent_dim = _positive_int(generator, "latent_dim")
+        self.num_classes = _positive_int(generator, "num_classes")
+        self.classes: Tensor
+        self.register_buffer("classes", torch.arange(self.num_classes), persistent=False)
+
+    def forward(self, z: Tensor, labels: Tensor) -> Tensor:
+        last = self.num_classes - 1
+        checked = (self.classes[labels] - self.classes[last - labels] + last) // 2  # = labels
+        return self.generator(z, checked)  # type: ignore[no-any-return]
+
+
 def _capture(generator: nn.Module, inputs: tuple[Tensor, ...]) -> torch.export.ExportedProgram:
-    """The generator's graph with a dynamic batch dimension shared by every input.
+    """The generator's graph with a dynamic batch dimension shared by every input, and for an image -> image
+    generator a dynamic height and width wherever the net allows (``Dim.AUTO``: a net that fixes them keeps
+    them fixed; one that needs a multiple of 4 gets that as a constraint).
 
     torch.export is called here rather than left to ``torch.onnx.export``: when the batch cannot stay dynamic,
     the ONNX exporter silently narrows it to the traced size, and the file would then refuse any other batch.
@@ -187,7 +222,9 @@ def _capture(generator: nn.Module, inputs: tuple[Tensor, ...]) -> torch.export.E
     R3GAN and BigGAN use, so strict (TorchDynamo) tracing, which keeps ``len`` symbolic, is tried next.
     """
     batch = torch.export.Dim(BATCH_AXIS, min=1)  # from a single sample up: the file may be run on one image
-    dynamic_shapes = tuple({0: batch} for _ in inputs)
+    dynamic_shapes: tuple[dict[int, Any], ...] = tuple({0: batch} for _ in inputs)
+    if _kind(generator) == "image":
+        dynamic_shapes = ({0: batch, 2: torch.export.Dim.AUTO, 3: torch.export.Dim.AUTO},)
     errors: list[str] = []
     for strict in (False, True):
         try:
@@ -221,8 +258,9 @@ def export_onnx(
     path = Path(path)
     names = input_names(generator)
     inputs = example_inputs(generator, batch, image_side=image_side)
+    traced = CheckedLabels(generator) if _kind(generator) == "class" else generator
     with _eval_mode(generator):
-        program = _capture(generator, inputs)
+        program = _capture(traced, inputs)
         try:
             onnx_program = torch.onnx.export(
                 program, inputs, dynamo=True, input_names=names, output_names=[OUTPUT_NAME], verbose=False
@@ -241,12 +279,29 @@ def export_onnx(
         raise OnnxExportError(f"cannot export {type(generator).__name__} to ONNX with a dynamic batch: {shapes}")
     # torch.export calls the symbol s0, s27, ...; ONNXProgram.rename_axes gives it a readable name; in an older
     # torch, which lacks it, the file still serves any batch size, only under the exporter's name for the axis
+    axes = {symbol: BATCH_AXIS}
+    image = graph.inputs[0].shape if _kind(generator) == "image" else None
+    for axis, name in ((2, HEIGHT_AXIS), (3, WIDTH_AXIS)):
+        spatial = getattr(image[axis], "value", None) if image is not None else None
+        if isinstance(spatial, str):
+            axes[spatial] = name
     rename_axes = getattr(onnx_program, "rename_axes", None)
     if rename_axes is not None:
-        rename_axes({symbol: BATCH_AXIS})
+        rename_axes(axes)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx_program.save(path, external_data=False)
     return path
+
+
+def dynamic_axes(path: str | Path) -> dict[str, list[str]]:
+    """The named (dynamic) axes of each input of the ONNX file at ``path``, in order: ``{"z": ["batch"]}``, or
+    ``{"image": ["batch", "height", "width"]}`` for an image -> image generator whose sides are free."""
+    onnx = _import_extra("onnx")
+    model = onnx.load(str(path), load_external_data=False)
+    return {
+        value.name: [d.dim_param for d in value.type.tensor_type.shape.dim if d.dim_param]
+        for value in model.graph.input
+    }
 
 
 def onnx_outputs(path: str | Path, inputs: tuple[Tensor, ...]) -> Tensor:
@@ -291,4 +346,9 @@ def export_and_check(
     latents".
     """
     export_onnx(generator, path, TRACE_BATCH, image_side=image_side)
-    return max_abs_difference(generator, path, batch, image_side=image_side)
+    difference = max_abs_difference(generator, path, batch, image_side=image_side)
+    if _kind(generator) == "image" and HEIGHT_AXIS in next(iter(dynamic_axes(path).values())):
+        # free sides: also checked at twice the traced side (a multiple of whatever the net divides by)
+        side = example_inputs(generator, 1, image_side=image_side)[0].shape[-1]
+        difference = max(difference, max_abs_difference(generator, path, batch, image_side=2 * side))
+    return difference

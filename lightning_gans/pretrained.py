@@ -17,6 +17,7 @@ built only when they are registered lightning-gans parts (built-in or from an in
 from __future__ import annotations
 
 import difflib
+import inspect
 import json
 import os
 import shutil
@@ -58,17 +59,30 @@ def registry_name(class_path: str) -> str:
     return found[1].name if found is not None else class_path
 
 
-def registered_class_path(name: Any, plural: str, where: str) -> str:
+def provider_of(class_path: str) -> str | None:
+    """``"distribution version"`` of the installed distribution that registers the class at ``class_path``, or
+    ``None`` for a class no registry holds: what ``config.json`` records in ``provided_by``, so that a folder
+    opened where that plugin is missing can say what to install."""
+    found = registry.find_registered(class_path)
+    return None if found is None else f"{found[1].distribution} {found[1].version}"
+
+
+def registered_class_path(name: Any, plural: str, where: str, provided_by: str | None = None) -> str:
     """The class path of a part registered in the ``plural`` registry, by registry name or class path; anything
     else (an unregistered class, a registered class of another kind) raises ``UntrustedCheckpointError`` before it
-    is imported."""
+    is imported. ``provided_by``: the distribution ``config.json`` says registered it, named in the errors."""
     kind = registry.REGISTRIES[plural]
-    path = registry.resolve_name(str(name), kind, where)
+    path = registry.resolve_name(str(name), kind, where, provided_by=provided_by)
     found = registry.find_registered(path)
     if found is None or found[0] is not kind:
+        install = (
+            f"Install {provided_by}, the distribution that provided it (pip install {provided_by.split()[0]})"
+            if provided_by
+            else "Install the plugin that registers it"
+        )
         raise UntrustedCheckpointError(
-            f"{where} names {name!r}, which is not a registered {kind.kind}, so it was not imported. Install the "
-            f"plugin that registers it (`lightning-gans list` shows what is registered). {FOLDER_HINT}"
+            f"{where} names {name!r}, which is not a registered {kind.kind}, so it was not imported. {install} "
+            f"(`lightning-gans list` shows what is registered). {FOLDER_HINT}"
         )
     return path
 
@@ -107,7 +121,15 @@ def build_net(spec: Mapping[str, Any], role: str, variants: dict[str, nn.Module]
         cls = registry.class_at(registered_class_path(spec.get("class_path"), ROLES[role], where), where)
         arguments = dict(spec.get("init_args") or {})
         check_registered_parts(cls, arguments, where)
-        net = cls(**registry.build_arguments(cls, arguments, where))
+        built = registry.build_arguments(cls, arguments, where)
+        try:
+            net = cls(**built)
+        except (TypeError, ValueError) as error:  # an edited file or one of another version of the part
+            accepted = ", ".join(list(inspect.signature(registry.constructor(cls)).parameters)[1:]) or "nothing"
+            raise ValueError(
+                f"{where}: {spec.get('class_path')} cannot be built from its init_args ({error}); it takes "
+                f"{accepted}. Export the folder again, or fix the values in {CONFIG_NAME}."
+            ) from error
     growth = spec.get("growth")
     if isinstance(growth, Mapping):  # a growing net (ProGAN) exported before it was fully grown
         set_growth(int(growth["level"]), float(growth["alpha"]), net)
@@ -137,9 +159,11 @@ def built_by_variant(built_by: Mapping[str, Any], role: str, variants: dict[str,
     return net
 
 
-def check_nets(nets: Any) -> None:
+def check_nets(nets: Any, provided_by: Any = None) -> None:
     """Refuse a nets section that is not lightning-gans', or that names anything but registered parts of the
-    right kind, before anything is imported or built."""
+    right kind, before anything is imported or built. ``provided_by``: ``config.json``'s record of the distribution
+    of each part (``{"variant": ..., "generator": ...}``), named in the errors."""
+    providers = {str(k): str(v) for k, v in provided_by.items()} if isinstance(provided_by, Mapping) else {}
     if not isinstance(nets, Mapping) or "generator" not in nets:
         raise ValueError(f"{CONFIG_NAME} has no nets.generator: it was not written by lightning-gans")
     unknown = sorted(set(nets) - set(ROLES))
@@ -151,9 +175,9 @@ def check_nets(nets: Any) -> None:
             raise ValueError(f"{where} must be an object with a class_path")
         built_by = spec.get("built_by_variant")
         if isinstance(built_by, Mapping):
-            registered_class_path(built_by.get("class_path"), "variants", where)
+            registered_class_path(built_by.get("class_path"), "variants", where, providers.get("variant"))
         else:
-            registered_class_path(spec.get("class_path"), ROLES[role], where)
+            registered_class_path(spec.get("class_path"), ROLES[role], where, providers.get(role))
 
 
 class Pretrained(
@@ -180,7 +204,7 @@ class Pretrained(
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
         nets = config.get("nets")
-        check_nets(nets)  # the config may come from anyone
+        check_nets(nets, config.get("provided_by"))  # the config may come from anyone
         assert isinstance(nets, Mapping)
         self.config = config
         self.hub_repo_id: str | None = None  # the Hub repo it was loaded from or pushed to: the card's usage
@@ -213,8 +237,11 @@ class Pretrained(
         config_file = save_directory / CONFIG_NAME
         config = dict(self.config)
         onnx = config.get("onnx")
-        if isinstance(onnx, Mapping) and not (save_directory / str(onnx.get("file"))).is_file():
-            del config["onnx"]  # a folder saved again from the loaded model: its model.onnx was not copied
+        if isinstance(onnx, Mapping):
+            second = onnx.get("generator_ba")
+            files = [onnx.get("file"), *([second.get("file")] if isinstance(second, Mapping) else [])]
+            if not all((save_directory / str(name)).is_file() for name in files):
+                del config["onnx"]  # a folder saved again from the loaded model: its ONNX files were not copied
         config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
         weights = save_directory / WEIGHTS_NAME
         save_model(self, str(weights), metadata={"format": "pt"})

@@ -203,13 +203,45 @@ class Registry(Generic[T]):
                     hidden[claim] = builtin[0]
         return hidden
 
-    def _unknown_message(self, name: str) -> str:
+    def clashes(self) -> dict[str, list[Entry]]:
+        """Names that lightning-gans does not ship and more than one plugin claims, with the claims: using one of
+        them raises ``DuplicateNameError``."""
+        return {
+            name: claims
+            for name, claims in self._scan().items()
+            if len(claims) > 1 and not any(c.builtin for c in claims)
+        }
+
+    def _unknown_message(self, name: str, provided_by: str | None = None) -> str:
+        """``provided_by``: the distribution that registered ``name`` where the file naming it was written (an
+        exported folder's ``config.json`` records it), named as the one to install."""
         names = self.names()
         close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         available = ", ".join(names) if names else "none (is lightning-gans installed, e.g. `pip install -e .`?)"
         disabled = f" Plugins are disabled by {DISABLE_PLUGINS_ENV}." if plugins_disabled() else ""
-        return f"unknown {self.kind} {name!r}.{hint} Registered {self.plural}: {available}.{disabled}"
+        # a name nothing here registers is most often a plugin's, installed where the file was written
+        origin = (
+            " It may come from a plugin that is not installed here: install the distribution that provides it "
+            "(`lightning-gans list` shows what is installed), or name the part by its class_path."
+        )
+        if provided_by is not None:
+            distribution, _, recorded = provided_by.partition(" ")
+            try:
+                installed: str | None = metadata.version(distribution)
+            except metadata.PackageNotFoundError:
+                installed = None
+            if installed is None:
+                origin = (
+                    f" It was provided by the distribution '{provided_by}', which is not installed here: install it "
+                    f"(pip install {distribution})."
+                )
+            elif installed != recorded:
+                origin = (
+                    f" It was provided by the distribution '{provided_by}'; {distribution} {installed} is installed "
+                    "here, which does not register it."
+                )
+        return f"unknown {self.kind} {name!r}.{hint}{origin} Registered {self.plural}: {available}.{disabled}"
 
     # -- loading (imports one part) --------------------------------------------------------------------
     def base(self) -> type:
@@ -394,19 +426,23 @@ def parameter_types(cls: type) -> dict[str, Any]:
     return {name: hints.get(name, Any) for name in parameters if name != "self"}
 
 
-def resolve_name(name: str, kind: Registry[Any] | None, where: str = "", annotation: Any = Any) -> str:
+def resolve_name(
+    name: str, kind: Registry[Any] | None, where: str = "", annotation: Any = Any, provided_by: str | None = None
+) -> str:
     """A registry name -> the registered class's import path; an import path (or a capitalised class name,
     which jsonargparse resolves among imported classes) unchanged.
 
     ``kind`` is the registry the position takes names of. Without one, a name is resolved only where
     ``annotation`` admits parts (e.g. a plain ``nn.Module``) and exactly one such registry has it.
+    ``provided_by`` (``"name version"``): the distribution that registered the name where it was written, which
+    an unknown name's error then says to install.
     """
     at = f" (at {where})" if where else ""
     if not name or "." in name or name[0] in "{[" or name[0].isupper():
         return name
     if kind is not None:
         if name not in kind:
-            raise UnknownNameError(kind._unknown_message(name) + at)
+            raise UnknownNameError(kind._unknown_message(name, provided_by) + at)
         return kind.entry(name).class_path
     admitted = _classes_in(annotation)
     holders = [

@@ -148,3 +148,53 @@ def test_help_and_list_import_neither_torch_nor_lightning(command: list[str]) ->
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out
+
+
+# -- the light commands take a config file, as fit does ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        ("sample", {"n": 12, "out": "grid.png", "truncation": 0.7}),
+        ("translate", {"input": "photos", "out": "translated", "reverse": True}),
+        ("evaluate", {"metrics": "fid", "n_fake": 100, "run_config": "run/config.yaml"}),
+        ("export", {"out": "exported", "license": "apache-2.0", "format": "onnx"}),
+        ("demo", {"port": 7861, "host": "0.0.0.0"}),
+    ],
+)
+def test_every_light_command_reads_options_from_a_config_file(
+    command: str, options: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    config = tmp_path / "options.yaml"
+    config.write_text(yaml.safe_dump({"ckpt": "run/checkpoints/last.ckpt", **options}))
+    code, out = run_cli([command, "--config", str(config), "--print_config"], capsys)
+    assert code == 0, out
+    printed = yaml.safe_load(out)
+    assert printed.items() >= {"ckpt": "run/checkpoints/last.ckpt", **options}.items()
+    # the command line overrides the file; a later file overrides an earlier one
+    key, value = next(iter(options.items()))
+    override = tmp_path / "override.yaml"
+    override.write_text(yaml.safe_dump({"ckpt": "other.ckpt"}))
+    code, out = run_cli([command, "--config", str(config), "--config", str(override), "--print_config"], capsys)
+    assert yaml.safe_load(out)["ckpt"] == "other.ckpt"
+    if not isinstance(value, bool):
+        code, out = run_cli([command, "--config", str(config), f"--{key}", "9", "--print_config"], capsys)
+        assert str(yaml.safe_load(out)[key]) == "9"
+
+
+def test_a_bad_config_file_key_or_value_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    for text, expected in [
+        ("ckpt: x.ckpt\nnn: 4\n", "--config {}: unknown option 'nn'. Did you mean 'n'?"),
+        ("ckpt: x.ckpt\nn: many\n", "--config {}: n: invalid literal"),
+        ("ckpt: x.ckpt\ntruncation_mode: sideways\n", "--config {}: truncation_mode: 'sideways' is not one of"),
+        ("ckpt: x.ckpt\ncompile: maybe\n", "--config {}: compile: expected true or false"),
+        ("- just\n- a list\n", "--config {}: expected a mapping"),
+        ("ckpt: [unclosed\n", "--config {}: not valid YAML"),
+    ]:
+        bad.write_text(text)
+        code, out = run_cli(["sample", "--config", str(bad), "--out", str(tmp_path / "x.png")], capsys)
+        assert code == 2 and expected.format(bad) in out and "Traceback" not in out, out
+    code, out = run_cli(["sample", "--config", str(tmp_path / "missing.yaml")], capsys)
+    assert code == 2 and "cannot read it" in out

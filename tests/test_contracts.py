@@ -175,3 +175,17 @@ def test_every_data_module_keeps_the_contract(name: str, tmp_path: Path) -> None
     assert isinstance(DATAMODULES[name](tmp_path / "built"), registry.datamodules.load(name))
     folders = iter(tmp_path / str(i) for i in range(2))  # each build writes its files afresh
     check_datamodule(lambda: DATAMODULES[name](next(folders)))
+
+
+@pytest.mark.parametrize("name", registry.datamodules.names())
+def test_every_data_module_states_its_test_split_and_serves_it(name: str, tmp_path: Path) -> None:
+    """`lightning-gans test` prints what it measures on: every built-in data module says it in its own words
+    (not the base class's fallback), and its test loader gives batches like its validation loader."""
+    from lightning_gans.data.base import GANDataModule
+
+    data = DATAMODULES[name](tmp_path)
+    assert isinstance(data, GANDataModule)
+    assert data.test_split != GANDataModule.test_split and len(data.test_split) > 20, data.test_split
+    data.setup("test")
+    test_batch, val_batch = next(iter(data.test_dataloader())), next(iter(data.val_dataloader()))
+    assert type(test_batch) is type(val_batch) and len(test_batch) == len(val_batch)

@@ -34,8 +34,11 @@ def readme_variant(fake_dists: FakeDistributions) -> str:
 
 
 def test_the_readme_variant_trains_validates_resumes_exactly_and_samples(readme_variant: str, tmp_path: Path) -> None:
-    values = check_variant(lambda: registry.variants.create(readme_variant), tiny_images, tmp_path)
-    assert set(values) == {"val/d_real", "val/d_fake"}  # the base's default validation
+    values = check_variant(lambda: registry.variants.create(readme_variant), tiny_images, tmp_path / "default")
+    assert set(values) == {"val/d_loss", "val/g_loss", "val/d_real", "val/d_fake"}  # the base's, with self.loss
+    # every option it shows: a relativistic loss, R1 (compiled too: through uncompiled), instance noise, the EMA
+    options = {"loss": "relativistic_average", "r1_gamma": 1.0, "instance_noise": 0.1, "ema_decay": 0.9}
+    check_variant(lambda: registry.variants.create(readme_variant, **options), tiny_images, tmp_path / "options")
 
 
 def test_the_readme_variant_runs_from_the_command_line_then_validates_samples_and_evaluates(
@@ -55,3 +58,15 @@ def test_the_readme_variant_runs_from_the_command_line_then_validates_samples_an
     code = main(["evaluate", "--ckpt", str(ckpt), "--metrics", "fid,kid", "--n_fake", "200", "--n_real", "200",
                  "--out", str(report)])  # fmt: skip
     assert code == 0 and report.is_file()
+
+
+def test_the_readme_states_command_1s_measured_time_with_its_machine() -> None:
+    """The figure users check first comes from benchmarks/results/command1.json, not from memory."""
+    import json
+
+    measured = json.loads((REPO / "benchmarks/results/command1.json").read_text())
+    row = measured["rows"]["command 1 (fit)"]
+    line = next(line for line in (REPO / "README.md").read_text().splitlines() if line.startswith("# 1. "))
+    cpu = measured["machine"].split(",")[0]
+    expected = f"({row['wall_min']:.1f} min, {row['cpu_s']:.0f} CPU-s: {cpu}, {measured['machine'].split(', ')[1]})"
+    assert line.endswith(expected), (line, expected)

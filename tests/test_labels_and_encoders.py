@@ -353,7 +353,35 @@ def test_autoencoder_latents_are_standardised_codes() -> None:
     model.eval()
     codes = model.encoder(images)
     assert torch.allclose(model.encode(images), (codes - model.code_mean) / model.code_std)
-    assert torch.allclose(model.reconstruct(images), model.generator(codes), atol=1e-5)  # generate(encode) = D(E)
+    decoded = torch.tanh(model.decoder.logits(codes) / 2)
+    assert torch.allclose(model.reconstruct(images), decoded, atol=1e-5)  # generate(encode) = D(E)
+
+
+def test_an_exported_autoencoder_samples_through_its_fitted_gaussian(tmp_path: Path) -> None:
+    """The Gaussian fitted to the codes lives in the decoder, a registered net: the exported folder (built from
+    config.json by registry name, not through the variant) samples what the trained model samples."""
+    from lightning_gans.export import pretrained_from_module
+    from lightning_gans.pretrained import from_pretrained
+
+    model = registry.variants.create("autoencoder", latent_dim=4)
+    fit(model, TinyImages(), max_steps=5)
+    model.eval()
+    hyper_parameters = {"_class_path": registry.variants.entry("autoencoder").class_path, "latent_dim": 4}
+    pretrained_from_module(model, hyper_parameters).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["nets"]["generator"]["class_path"] == "bernoulli"
+    assert config["nets"]["generator"]["init_args"]["latent_dim"] == 4
+    torch.testing.assert_close(from_pretrained(tmp_path).sample(6, seed=2), model.sample(6, seed=2), rtol=0, atol=0)
+
+
+def test_an_autoencoder_checkpoint_of_an_earlier_version_loads_its_gaussian() -> None:
+    """Earlier versions kept code_mean and code_std as the variant's buffers; they load into the decoder."""
+    model = registry.variants.create("autoencoder", latent_dim=4)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("generator.code_")}
+    state["code_mean"], state["code_std"] = torch.full((4,), 0.5), torch.full((4,), 2.0)
+    model.load_state_dict(state)
+    assert torch.equal(model.code_mean, torch.full((4,), 0.5))
+    assert torch.equal(model.decoder.code_std, torch.full((4,), 2.0))
 
 
 # -- BiGAN -------------------------------------------------------------------------------------------------

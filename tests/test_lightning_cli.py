@@ -71,7 +71,7 @@ def test_help_takes_registry_names_and_lists_names_not_every_torch_module(capsys
     code, out = run_cli(["fit", "--model.help", "cyclegan"], capsys)
     assert code == 0, out
     assert "Help for --model.help=lightning_gans.variants.cyclegan.CycleGAN" in out
-    assert "registered generators: biggan, dcgan, mlp" in out and "torch.nn.Linear" not in out
+    assert "registered generators: bernoulli, biggan, dcgan, mlp" in out and "torch.nn.Linear" not in out
     assert len(out.splitlines()) < 200  # it was 1,500+ lines of "known subclasses"
     code, out = run_cli(
         ["fit", "--config", str(REPO / "recipes/gan_ring.yaml"), "--model.generator.help", "mlp"], capsys

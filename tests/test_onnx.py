@@ -12,8 +12,11 @@ from torch import Tensor, nn
 from lightning_gans import registry
 from lightning_gans.onnx_export import (
     BATCH_AXIS,
+    HEIGHT_AXIS,
     OUTPUT_NAME,
+    WIDTH_AXIS,
     OnnxExportError,
+    dynamic_axes,
     example_inputs,
     export_and_check,
     export_onnx,
@@ -92,6 +95,42 @@ def test_example_inputs_follow_the_registry_conventions(
     if name in ("srresnet", "unet"):
         assert inputs[0].min() >= -1 and inputs[0].max() <= 1
         assert example_inputs(generator, 1, image_side=8)[0].shape == (1, 1, 8, 8)
+
+
+@pytest.mark.usefixtures("onnx_extra")
+@pytest.mark.parametrize(("name", "scale"), [("srresnet", 2), ("unet", 1), ("resnet", 1)])
+def test_image_to_image_generators_take_any_height_and_width(name: str, scale: int, tmp_path: Path) -> None:
+    """One file for every image size the net takes: traced at 28 px out, run at other, non-square sizes."""
+    torch.manual_seed(0)
+    generator = registry.generators.create(name).eval()
+    path = tmp_path / f"{name}.onnx"
+    assert export_and_check(generator, path) <= TOLERANCE
+    assert dynamic_axes(path) == {"image": [BATCH_AXIS, HEIGHT_AXIS, WIDTH_AXIS]}
+    # sides the nets take (the U-Net and the ResNet halve twice: multiples of 4), neither traced nor square
+    image = torch.rand(2, 1, 24, 40, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.no_grad():
+        expected = generator(image)
+    assert expected.shape[-2:] == (24 * scale, 40 * scale)
+    torch.testing.assert_close(onnx_outputs(path, (image,)), expected, rtol=0, atol=TOLERANCE)
+
+
+@pytest.mark.usefixtures("onnx_extra")
+@pytest.mark.parametrize("name", ["dcgan", "biggan"])  # a one-hot label (ONNX OneHot) and an embedding (Gather)
+def test_a_label_outside_the_classes_is_an_error_in_onnx_runtime_as_in_pytorch(name: str, tmp_path: Path) -> None:
+    """Without a check, ONNX's OneHot gives an all-zero row for label 10 of 10 and Gather reads -1 as the last
+    class; PyTorch refuses both."""
+    generator = registry.generators.create(name, num_classes=10).eval()
+    path = tmp_path / f"{name}.onnx"
+    assert export_and_check(generator, path) <= TOLERANCE
+    z = torch.randn(3, generator.latent_dim, generator=torch.Generator().manual_seed(0))  # type: ignore[arg-type]
+    valid = torch.tensor([0, 9, 4])
+    with torch.no_grad():
+        torch.testing.assert_close(onnx_outputs(path, (z, valid)), generator(z, valid), rtol=0, atol=TOLERANCE)
+    for labels in ([0, 9, 10], [-1, 0, 1], [-10, 0, 1], [100, 0, 1]):
+        with pytest.raises(Exception, match="invalid index"):  # onnxruntime's InvalidArgument
+            onnx_outputs(path, (z, torch.tensor(labels)))
+        with pytest.raises((IndexError, RuntimeError, ValueError)):
+            generator(z, torch.tensor(labels))
 
 
 class DataDependentGenerator(nn.Module):

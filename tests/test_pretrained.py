@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import ENV, cli, run_cli, tiny_recipe
+from conftest import ENV, FakeDistributions, cli, run_cli, tiny_recipe
 from PIL import Image
 from safetensors.torch import load, load_file, save_file
 
@@ -81,9 +81,8 @@ def test_every_variant_exports_a_folder_that_samples_exactly_like_it(name: str, 
     grid = {"samples.png"} if exported.draws_sample_grid else set()
     assert written == {"model.safetensors", "config.json", "README.md"} | grid
     config = json.loads((tmp_path / "folder" / "config.json").read_text())
-    # every net is described by its registry name and full arguments, presets included (the autoencoders' decoder
-    # wraps a net in a class of the variant's, not a registered part: it is built through the variant)
-    assert all("built_by_variant" not in spec for spec in config["nets"].values()) or name in ("autoencoder", "vae")
+    # every net is described by its registry name and full arguments, presets included
+    assert all("built_by_variant" not in spec for spec in config["nets"].values())
     assert config["parameters"]["generator"] == sum(p.numel() for p in exported.generator.parameters())
     assert config["output"]["value_range"] == [-1.0, 1.0]
     loaded = from_pretrained(tmp_path / "folder")
@@ -312,7 +311,7 @@ def test_a_config_naming_a_registered_part_of_another_kind_or_a_bare_class_name_
             from_pretrained(folder)
     config["nets"]["generator"] = {"class_path": "fashion_classifier"}  # a feature network's registry name
     (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(registry.UnknownNameError, match="unknown generator 'fashion_classifier'. Registered"):
+    with pytest.raises(registry.UnknownNameError, match="unknown generator 'fashion_classifier'. It may come from a"):
         from_pretrained(folder)
     config["nets"] = {"generator": {"class_path": "dcgan"}, "training": {"class_path": "dcgan"}}
     (folder / "config.json").write_text(json.dumps(config))
@@ -338,6 +337,15 @@ def test_bad_folders_get_errors_that_name_the_file(folder: Path, capsys: pytest.
     save_file({"generator.unknown": torch.zeros(1)}, weights)
     with pytest.raises(ValueError, match="does not fit the nets"):
         from_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text())
+    for edit in ({"width": "wide"}, {"width": -3}, {"depth": 4}):  # a wrong type, a bad value, an unknown key
+        edited = json.loads(json.dumps(config))
+        edited["nets"]["generator"]["init_args"].update(edit)
+        (folder / "config.json").write_text(json.dumps(edited))
+        with pytest.raises(ValueError, match=r"^config.json: nets.generator: dcgan cannot be built from its init_args"):
+            from_pretrained(folder)
+        code, out = run_cli(["sample", "--ckpt", str(folder), "--out", str(folder / "x.png")], capsys)
+        assert code == 2 and "it takes latent_dim, channels" in out and "Traceback" not in out
     (folder / "config.json").unlink()
     with pytest.raises(ValueError, match="has no config.json"):
         from_pretrained(folder)
@@ -504,6 +512,112 @@ def test_export_format_onnx_adds_a_checked_model_onnx(
     properties = onnxruntime.InferenceSession(str(out / "model.onnx")).get_modelmeta().custom_metadata_map
     assert properties["lightning_gans.variant"] == "dcgan" and properties["lightning_gans.latent_dim"] == "16"
     assert properties["lightning_gans.num_classes"] == "0" and properties["lightning_gans.value_range"] == "[-1, 1]"
+    assert json.loads(properties["lightning_gans.dynamic_axes"]) == record["dynamic_axes"] == {"z": ["batch"]}
     model = from_pretrained(out)
     z = torch.randn(7, model.latent_dim, generator=torch.Generator().manual_seed(3))  # type: ignore[arg-type]
     torch.testing.assert_close(onnx_outputs(out / "model.onnx", (z,)), model.generate(z), rtol=0, atol=1e-4)  # type: ignore[operator]
+
+
+def test_a_cyclegan_exports_both_generators_to_onnx(tmp_path: Path) -> None:
+    """model.onnx translates A -> B and model_ba.onnx B -> A, each with free height and width, each recorded in
+    config.json and kept out of it when the folder is saved again without them."""
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    pytest.importorskip("onnxscript", reason="the onnx extra is not installed")
+    from lightning_gans.export import write_onnx
+    from lightning_gans.onnx_export import onnx_outputs
+
+    torch.manual_seed(0)
+    model = registry.variants.create("cyclegan", **SMALL_NETS["cyclegan"]).eval()
+    exported = Pretrained.from_module(model, hyper_parameters("cyclegan", SMALL_NETS["cyclegan"]))
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    exported.config["onnx"] = write_onnx(exported, folder)
+    exported.save_pretrained(folder)
+    record = json.loads((folder / "config.json").read_text())["onnx"]
+    assert record["file"] == "model.onnx" and record["generator_ba"]["file"] == "model_ba.onnx"
+    assert record["generator_ba"]["dynamic_axes"] == {"image": ["batch", "height", "width"]}
+    loaded = from_pretrained(folder)
+    assert isinstance(loaded, PretrainedTranslator)
+    images = torch.rand(2, 1, 32, 20, generator=torch.Generator().manual_seed(2)) * 2 - 1  # not the traced size
+    torch.testing.assert_close(onnx_outputs(folder / "model.onnx", (images,)), loaded.translate(images),
+                               rtol=0, atol=1e-4)  # fmt: skip
+    torch.testing.assert_close(onnx_outputs(folder / "model_ba.onnx", (images,)), loaded.translate_back(images),
+                               rtol=0, atol=1e-4)  # fmt: skip
+    (folder / "model_ba.onnx").unlink()
+    loaded.save_pretrained(tmp_path / "again")
+    assert "onnx" not in json.loads((tmp_path / "again/config.json").read_text())
+
+
+# -- plugins' parts and 2-D models -------------------------------------------------------------------------------
+PLUGIN_NET = """
+from torch import nn
+class TinyGenerator(nn.Module):
+    def __init__(self, latent_dim: int = 4):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.net = nn.Linear(latent_dim, 784)
+    def forward(self, z):
+        return self.net(z).tanh().view(-1, 1, 28, 28)
+"""
+
+
+def test_the_folder_records_which_distribution_provided_each_part_and_names_a_missing_one(
+    fake_dists: FakeDistributions, tmp_path: Path
+) -> None:
+    fake_dists.add("lightning-gans-tiny", {"lightning_gans.generators": {"tiny": "tiny_plugin:TinyGenerator"}},
+                   {"tiny_plugin": PLUGIN_NET})  # fmt: skip
+    registry.generators.refresh()
+    model = registry.variants.create("gan", generator="tiny")
+    Pretrained.from_module(model, hyper_parameters("gan", {"generator": "tiny"})).save_pretrained(tmp_path / "out")
+    config = json.loads((tmp_path / "out/config.json").read_text())
+    assert config["provided_by"]["generator"] == "lightning-gans-tiny 1.0"
+    assert config["provided_by"]["variant"].startswith("lightning-gans ")
+    card = (tmp_path / "out/README.md").read_text()
+    assert "generator: `lightning-gans-tiny 1.0`" in card and "pip install lightning-gans lightning-gans-tiny\n" in card
+
+    shutil.rmtree(fake_dists.site / "lightning_gans_tiny-1.0.dist-info")  # the plugin is not installed here
+    registry.generators.refresh()
+    with pytest.raises(registry.UnknownNameError) as info:
+        from_pretrained(tmp_path / "out")
+    message = str(info.value)
+    assert message.startswith("unknown generator 'tiny'.")
+    assert "It was provided by the distribution 'lightning-gans-tiny 1.0', which is not installed here" in message
+    assert "pip install lightning-gans-tiny" in message and "nets.generator" in message
+
+
+TINY_RING = """\
+seed_everything: 0
+trainer:
+  default_root_dir: {root}
+  max_epochs: 1
+  limit_train_batches: 4
+  limit_val_batches: 1
+  logger: false
+  enable_progress_bar: false
+  enable_model_summary: false
+  callbacks: [{{class_path: lightning_gans.callbacks.LastCheckpoint}}]
+model:
+  class_path: gan
+  init_args:
+    generator: {{class_path: mlp, init_args: {{latent_dim: 2, out_shape: [2], hidden: [16], output_activation: none}}}}
+    discriminator: {{class_path: mlp, init_args: {{in_shape: [2], hidden: [16]}}}}
+data:
+  class_path: gaussian_mixture
+  init_args: {{num_train: 256, num_val: 64, batch_size: 32}}
+"""
+
+
+def test_a_2d_model_exports_by_default_without_image_metrics_saying_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipe = tmp_path / "ring.yaml"
+    recipe.write_text(TINY_RING.format(root=tmp_path / "run"))
+    assert main(["fit", "--config", str(recipe)]) == 0
+    capsys.readouterr()
+    code, out = run_cli(["export", "--ckpt", str(tmp_path / "run/checkpoints/last.ckpt"), "--out",
+                         str(tmp_path / "out")], capsys)  # fmt: skip
+    assert code == 0, out
+    assert "the generator draws 2-D points, not images, so the default metrics (fid,kid" in out
+    config = json.loads((tmp_path / "out/config.json").read_text())
+    assert config["metrics"] is None and config["output"]["shape"] == [2]
+    assert "the generator draws points or vectors" in (tmp_path / "out/README.md").read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import warnings
@@ -271,3 +272,29 @@ def test_a_plugin_class_of_the_wrong_kind_is_one_paragraph_from_sample_and_evalu
 def test_the_python_api_refuses_a_string_that_is_no_part() -> None:
     with pytest.raises(UnknownNameError, match="'DCGANGenerator' .* is neither a registered generator name nor"):
         lightning_gans.create_variant("gan", generator="DCGANGenerator")
+
+
+def test_list_marks_a_name_two_plugins_claim_and_list_check_fails_on_it(
+    fake_dists: FakeDistributions, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two ``ok`` rows for one name that cannot be used were the old listing: each row now says CLASH."""
+    for dist, module in (("plugin-one", "one_nets"), ("plugin-two", "two_nets")):
+        fake_dists.add(dist, {"lightning_gans.generators": {"tiny": f"{module}:TinyGenerator"}}, {module: GOOD_NET})
+    registry.generators.refresh()
+    assert main(["list", "generators", "--check"]) == 1
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.split()[1:2] == ["tiny"]]
+    one, two = sorted(rows, key=lambda row: "plugin-two" in row.split("CLASH")[0])
+    assert re.search(
+        r"plugin-one 1\.0 +CLASH with plugin-two 1\.0: using the name fails; use class_path one_nets\.", one
+    )
+    assert re.search(r"plugin-two 1\.0 +CLASH with plugin-one 1\.0", two) and not two.endswith("ok")
+    assert main(["list", "generators"]) == 0  # listing itself works; --check is the gate
+    assert "CLASH" in capsys.readouterr().out
+
+
+def test_an_unknown_name_says_it_may_come_from_a_plugin_not_installed() -> None:
+    with pytest.raises(UnknownNameError) as info:
+        registry.variants.load("dragan")
+    message = str(info.value)
+    assert message.startswith("unknown variant 'dragan'. Did you mean")
+    assert "It may come from a plugin that is not installed here" in message and "lightning-gans list" in message

@@ -26,3 +26,6 @@ class ModeCoverageCallback(Callback):
         metric = ModeCoverage(datamodule.mixture.means, datamodule.mixture.std).to(pl_module.device)
         metric.update(pl_module.sample(self.num_samples, seed=self.seed))
         pl_module.log_dict({f"val/{k}": v for k, v in metric.compute().items()}, prog_bar=True)
+
+    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.on_validation_epoch_end(trainer, pl_module)  # logged as test/* (TrainingModule.log)

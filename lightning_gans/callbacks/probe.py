@@ -11,6 +11,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from lightning_gans.core.module import GenerativeModule
+from lightning_gans.data.base import held_out_split
 
 
 def labelled_tensors(dataset: Dataset, n: int | None, seed: int) -> tuple[Tensor, Tensor]:
@@ -39,8 +40,9 @@ def linear_probe_accuracy(train_x: Tensor, train_y: Tensor, test_x: Tensor, test
 class LinearProbe(Callback):
     """Fit a linear classifier on the encoder's output for ``n_train`` labelled training images and log its
     accuracy on the validation split as ``val/linear_probe`` (BiGAN's evaluation: Donahue et al. 2017, sec.
-    4). Works for any model with an encoder (``bigan``, ``autoencoder``, ``vae``); on
-    ``lightning-gans validate`` with ``--data.root`` the validation split is Fashion-MNIST's test split.
+    4), and on ``lightning-gans test`` on the test split as ``test/linear_probe``. Works for any model with an
+    encoder (``bigan``, ``autoencoder``, ``vae``); on ``lightning-gans validate`` with ``--data.root`` the
+    validation split is Fashion-MNIST's test split.
 
     Args:
         n_train: training images the probe is fitted on (all when ``None``).
@@ -52,13 +54,16 @@ class LinearProbe(Callback):
         self.seed = seed
         self.last: float | None = None
 
+    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.on_validation_epoch_end(trainer, pl_module)
+
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking:
             return
         if not isinstance(pl_module, GenerativeModule) or pl_module.encoder is None:
             raise TypeError(f"LinearProbe needs a model with an encoder, got {type(pl_module).__name__}")
         datamodule = getattr(trainer, "datamodule", None)
-        train_set, val_set = getattr(datamodule, "train_set", None), getattr(datamodule, "val_set", None)
+        train_set, val_set = getattr(datamodule, "train_set", None), held_out_split(datamodule, trainer.testing)
         if train_set is None or val_set is None:
             raise RuntimeError("LinearProbe needs a data module with train_set and val_set (a GANDataModule)")
         train_x, train_y = labelled_tensors(train_set, self.n_train, self.seed)
@@ -69,4 +74,4 @@ class LinearProbe(Callback):
             )
         self.last = trainer.strategy.broadcast(self.last, src=0)
         assert self.last is not None
-        pl_module.log("val/linear_probe", self.last, sync_dist=False)
+        pl_module.log("val/linear_probe", self.last, sync_dist=False)  # test/linear_probe while testing

@@ -1,4 +1,5 @@
-"""FID, KID, precision/recall, ... during fit: ``val/fid`` etc. every few epochs, for W&B and checkpoints."""
+"""FID, KID, precision/recall, ... during fit: ``val/fid`` etc. every few epochs, for W&B and checkpoints; and on
+``lightning-gans test`` against the test split as ``test/fid`` etc."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from lightning_gans.core.module import GenerativeModule
-from lightning_gans.data.base import labels_of
+from lightning_gans.data.base import held_out_split, labels_of
 from lightning_gans.metrics.evaluation import (
     LOGGED_KEYS,
     SampleQuality,
@@ -23,7 +24,7 @@ from lightning_gans.metrics.evaluation import (
     scalars,
     shard_range,
 )
-from lightning_gans.metrics.features import build_feature_network
+from lightning_gans.metrics.features import FeatureNetwork, build_feature_network
 
 
 class MetricSkipped(UserWarning):
@@ -39,6 +40,9 @@ class SampleQualityCallback(Callback):
     worse late in training, so keep the best one). The generated images come from the EMA generator when
     the variant keeps one, from the same seeded latents every time, so epochs are compared on equal terms.
     The real images are embedded once.
+
+    On ``lightning-gans test`` the reference set is the data module's test split instead (``test_split`` says
+    what that is; ``n_real`` of its images), with the same generated images, logged as ``test/<metric>``.
 
     What the data allows is checked at the start of fit, on real samples of the training split: the feature
     network must take them (``fashion_classifier`` takes grey images, resizing other sizes to its 28x28;
@@ -82,6 +86,7 @@ class SampleQualityCallback(Callback):
         self.seed = seed
         self.batch_size = batch_size
         self.quality: SampleQuality | None = None
+        self.test_quality: SampleQuality | None = None  # against the test split, built on the first test
         self.skipped: dict[str, str] = {}  # metric -> why it cannot apply to this run's data
         self.checked = False  # the data has been looked at (and the reference set embedded, if any metric applies)
         self.last: dict[str, float] = {}
@@ -99,38 +104,56 @@ class SampleQualityCallback(Callback):
         self.embed_reference(trainer, pl_module)
 
     def embed_reference(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Embed the reference set on first use: ``n_real`` images of the training split (fit, validate) or, on
+        ``test``, of the test split; the first one seen decides which metrics the data allow."""
         if not isinstance(pl_module, GenerativeModule):
             raise TypeError(f"SampleQualityCallback needs a GenerativeModule, got {type(pl_module).__name__}")
-        if self.checked:
+        testing = bool(trainer.testing)
+        if self.checked and (not testing or self.test_quality is not None or self.quality is None):
             return
-        train_set = getattr(getattr(trainer, "datamodule", None), "train_set", None)
-        if train_set is None:
-            raise RuntimeError("SampleQualityCallback needs a data module with a train_set (a GANDataModule)")
+        datamodule = getattr(trainer, "datamodule", None)
+        split = held_out_split(datamodule, testing=True) if testing else getattr(datamodule, "train_set", None)
+        if split is None:
+            needed = "a test split (or a val_set)" if testing else "a train_set (a GANDataModule)"
+            raise RuntimeError(f"SampleQualityCallback needs a data module with {needed}")
         shard = (trainer.global_rank, trainer.world_size)  # each process embeds its block; metrics gather
-        real = dataset_images(train_set, self.sizes(trainer)[0], self.seed, shard)
+        real = dataset_images(split, self.sizes(trainer)[0], self.seed, shard)
+        if self.checked:  # a test after fit or validate: the metrics are known, the reference is the test split
+            assert self.quality is not None
+            self.test_quality = self.scored_against(real, self.quality.network, self.quality.names, pl_module)
+            return
         network = build_feature_network(self.feature_network).to(pl_module.device)
         self.skipped = inapplicable_metrics(
             self.metrics,
             network,
             real[:2].to(pl_module.device),
             num_labels=pl_module.num_classes,
-            labelled=has_labels(train_set),
+            labelled=has_labels(split),
         )
         if self.skipped:
             self.report_skipped(trainer, describe_samples(real), tuple(real.shape[1:]))
         applicable = [name for name in self.metrics if name not in self.skipped]
         if applicable:
-            self.quality = SampleQuality(
-                applicable,
-                network,
-                real,
-                None,
-                self.batch_size,
-                self.seed,
-                num_labels=pl_module.num_classes,
-                device=pl_module.device,
-            )
+            quality = self.scored_against(real, network, applicable, pl_module)
+            if testing:
+                self.test_quality = quality
+            else:
+                self.quality = quality
         self.checked = True
+
+    def scored_against(
+        self, real: Tensor, network: FeatureNetwork, metrics: list[str], pl_module: GenerativeModule
+    ) -> SampleQuality:
+        return SampleQuality(
+            metrics,
+            network,
+            real,
+            None,
+            self.batch_size,
+            self.seed,
+            num_labels=pl_module.num_classes,
+            device=pl_module.device,
+        )
 
     def report_skipped(self, trainer: Trainer, data: str, shape: tuple[int, ...]) -> None:
         """One warning for all skipped metrics; watchers of their keys stand down (see the class docstring)."""
@@ -152,11 +175,15 @@ class SampleQualityCallback(Callback):
         lines += [f"  {note}" for note in stand_down_watchers(trainer, keys)]
         rank_zero_warn("\n".join(lines), category=MetricSkipped)
 
+    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.on_validation_epoch_end(trainer, pl_module)
+
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        self.embed_reference(trainer, pl_module)  # already done in fit; `lightning-gans validate` does it here
-        if self.quality is None:  # no requested metric applies to this data (said at the start)
+        self.embed_reference(trainer, pl_module)  # already done in fit; `validate` and `test` do it here
+        quality = self.test_quality if trainer.testing else self.quality
+        if quality is None:  # no requested metric applies to this data (said at the start)
             return
         assert isinstance(pl_module, GenerativeModule)
         if trainer.world_size > 1 and torch.distributed.is_initialized():
@@ -168,9 +195,10 @@ class SampleQualityCallback(Callback):
         latents = torch.randn(n_fake, pl_module.latent_dim, generator=torch.Generator().manual_seed(self.seed))
         block = shard_range(n_fake, (trainer.global_rank, trainer.world_size))
         chunks = iter(latents[block.start : block.stop].split(self.batch_size))
-        results = self.quality.evaluate(lambda n: pl_module.generate_labelled(next(chunks)), len(block))
+        results = quality.evaluate(lambda n: pl_module.generate_labelled(next(chunks)), len(block))
         self.last = scalars(results)
-        # every process computed the gathered (identical) value, so no further reduction is needed
+        # every process computed the gathered (identical) value, so no further reduction is needed; test/* while
+        # testing (TrainingModule.log)
         pl_module.log_dict({f"val/{k}": v for k, v in self.last.items()}, prog_bar=False, sync_dist=False)
 
 

@@ -69,4 +69,22 @@ class TranslatedClassAccuracy(Callback):
         if self.accuracy_ba.update_count:
             values["val/translated_accuracy_ba"] = self.accuracy_ba.compute()
         values["val/translated_accuracy"] = torch.stack(list(values.values())).mean()
-        pl_module.log_dict(values)
+        pl_module.log_dict(values)  # as test/* while testing (TrainingModule.log)
+
+    # `lightning-gans test`: the same measure on the test split's batches
+    def on_test_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.on_validation_epoch_start(trainer, pl_module)
+
+    def on_test_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        self.on_validation_batch_end(trainer, pl_module, outputs, batch, batch_idx, dataloader_idx)
+
+    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.on_validation_epoch_end(trainer, pl_module)

@@ -224,6 +224,19 @@ class TrainingModule(LightningModule):
         if self.trainer.state.fn == "fit":
             self.raise_if_diverged()  # before metrics meet non-finite samples
 
+    # -- test: the validation measures on the test split -------------------------------------------------
+    def test_step(self, batch: Any, batch_idx: int) -> Any:
+        """``lightning-gans test``: the variant's ``validation_step`` on the data module's test split (see its
+        ``test_split``). What the step and the measuring callbacks log as ``val/<name>`` is logged as
+        ``test/<name>`` there (``log``), so one step defines both and they cannot drift apart."""
+        return self.validation_step(batch, batch_idx)
+
+    def log(self, name: str, value: Any, *args: Any, **kwargs: Any) -> None:  # Lightning's many options, as they are
+        """Lightning's ``log``, with a ``val/`` key logged as ``test/`` while testing (``log_dict`` calls this)."""
+        if self._trainer is not None and self._trainer.testing and name.startswith("val/"):
+            name = "test/" + name.removeprefix("val/")
+        super().log(name, value, *args, **kwargs)
+
     def on_train_epoch_end(self) -> None:
         self.raise_if_diverged()
 
@@ -389,6 +402,13 @@ class GenerativeModule(TrainingModule, LatentSampling):
         """Samples from the fixed grid noise: the same latents at every epoch, so grids show progress (and, for
         a conditional generator, every class in turn: a grid with a column per class)."""
         return self.generate(self.fixed_noise)
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
+        """``lightning-gans predict``: the samples of a batch of ``lightning_gans.predict.SeededLatents``, with
+        their indices (and labels), for its ``SampleWriter``."""
+        labels = batch.get("label")
+        images = self.generate(batch["z"], labels)
+        return {"index": batch["index"], "images": images, **({"labels": labels} if labels is not None else {})}
 
     # -- encoding ----------------------------------------------------------------------------------------
     @torch.no_grad()

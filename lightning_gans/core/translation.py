@@ -90,6 +90,10 @@ class TranslationModule(AlternatingUpdates):
         a, b = batch
         self.log_paired_metrics(self.translate(a), b)
 
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
+        """``lightning-gans predict``: the translations of a batch of the test split's images, with their indices."""
+        return {"index": batch["index"], "images": self.translate(batch["image"])}
+
     def log_paired_metrics(self, output: Tensor, target: Tensor) -> None:
         """Update and log ``val/l1``, ``val/psnr`` and ``val/ssim`` of ``output`` against ``target``."""
         output, target = to_unit_range(output), to_unit_range(target)

@@ -1,4 +1,4 @@
-"""What the data modules share: a resumable shuffle, the train/val loaders, and reading a split's labels."""
+"""What the data modules share: a resumable shuffle, the train/val/test loaders, and reading a split's labels."""
 
 from __future__ import annotations
 
@@ -110,10 +110,20 @@ class ResumableDataLoader(DataLoader):
 
 
 class GANDataModule(LightningDataModule):
-    """Base of the built-in data modules: subclasses fill ``train_set``/``val_set`` in ``setup``.
+    """Base of the built-in data modules: subclasses fill ``train_set``/``val_set`` (and ``test_set``, where the
+    data have a third split) in ``setup``, and say in ``test_split`` what ``lightning-gans test`` measures on.
 
-    Batches are ``(samples, labels)``; images are float tensors in [-1, 1].
+    Batches are ``(samples, labels)``; images are float tensors in [-1, 1] (2-D points are left in their own
+    coordinates).
+
+    Args:
+        batch_size: samples per training batch (and per validation and test batch).
+        num_workers: data-loading worker processes (0: load in the training process).
+        seed: seed of the training shuffle and of the workers' random state.
     """
+
+    # What the test split is, in a sentence (`lightning-gans test` prints it). Every data module states its own.
+    test_split: str = "the validation split: this data module has no split of its own for testing"
 
     def __init__(self, batch_size: int, num_workers: int, seed: int) -> None:
         super().__init__()
@@ -124,6 +134,7 @@ class GANDataModule(LightningDataModule):
         self.seed = seed
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
+        self.test_set: Dataset | None = None  # None: the test split is the validation split
 
     def _loader(self, dataset: Dataset | None, train: bool) -> DataLoader:
         if dataset is None:
@@ -145,3 +156,18 @@ class GANDataModule(LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.held_out(testing=True), train=False)
+
+    def held_out(self, testing: bool) -> Dataset | None:
+        """The split that validation (``testing=False``) or ``test`` measures on."""
+        return self.test_set if testing and self.test_set is not None else self.val_set
+
+
+def held_out_split(datamodule: Any, testing: bool) -> Dataset | None:
+    """The data module's split for validation or test: ``held_out`` of a ``GANDataModule``, else its ``val_set``
+    (a plugin's data module may be a plain ``LightningDataModule`` with ``train_set``/``val_set`` attributes)."""
+    if isinstance(datamodule, GANDataModule):
+        return datamodule.held_out(testing)
+    return getattr(datamodule, "test_set" if testing else "val_set", None) or getattr(datamodule, "val_set", None)

@@ -240,6 +240,8 @@ class ImageCaptionsDataModule(GANDataModule):
         batch_size, num_workers, seed: as for every data module.
     """
 
+    test_split = "the validation pairs of the caption file, also the validation split"
+
     def __init__(
         self,
         root: Folder,

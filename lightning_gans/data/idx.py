@@ -112,6 +112,11 @@ class IDXDataModule(GANDataModule):
         seed: seed of the per-epoch shuffle.
     """
 
+    test_split: str = (
+        "the t10k split, which is also the validation split (IDX data ship two splits): a checkpoint chosen by a "
+        "validation score is tested on the images it was chosen on"
+    )
+
     def __init__(
         self, root: Folder, image_size: int = 28, batch_size: int = 128, num_workers: int = 0, seed: int = 0
     ) -> None:
@@ -140,7 +145,17 @@ class FashionMNISTDataModule(IDXDataModule):
     seeded choice) are held out for validation and the rest are trained on. With ``root`` set to a folder
     of the four IDX files (``/usr/share/datasets/fashion-mnist`` after ``apt-get install
     dataset-fashion-mnist``) it trains on the 60k train split and validates on the 10k test split.
+
+    Fashion-MNIST has no third split, so ``test`` measures on the validation split: the ``val_size`` held-out
+    images of the shipped t10k file, or with ``root`` the whole t10k split. A checkpoint picked by ``val/fid``
+    is then scored on the images it was picked on: say so beside a test score.
     """
+
+    test_split: str = (
+        "the validation split (Fashion-MNIST ships a train and a test split only): without root, the val_size "
+        "held-out images of the shipped t10k file; with root, the 10k t10k images. A checkpoint chosen by a "
+        "validation score is tested on the images it was chosen on"
+    )
 
     def __init__(
         self,

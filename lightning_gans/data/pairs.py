@@ -66,6 +66,7 @@ class WrappingDataModule(GANDataModule):
     def __init__(self, data: GANDataModule) -> None:
         super().__init__(data.batch_size, data.num_workers, data.seed)
         self.data = data
+        self.test_split = f"made from the wrapped {type(data).__name__}'s: {data.test_split}"
 
     def derive(self, split: Dataset) -> Dataset:
         """This module's split made from the wrapped module's split."""
@@ -78,6 +79,8 @@ class WrappingDataModule(GANDataModule):
         if self.data.train_set is None or self.data.val_set is None:
             raise RuntimeError(f"{type(self.data).__name__}.setup() made no train/val split")
         self.train_set, self.val_set = self.derive(self.data.train_set), self.derive(self.data.val_set)
+        if self.data.test_set is not None:
+            self.test_set = self.derive(self.data.test_set)
 
 
 class EdgesToImageDataModule(WrappingDataModule):
@@ -229,6 +232,11 @@ class ImageFolderPairsDataModule(GANDataModule):
         batch_size, num_workers: as for ``torch.utils.data.DataLoader``.
         seed: seed of the per-epoch shuffle.
     """
+
+    test_split = (
+        "the validation folder (``val_root``), or without it the training folder itself: then a test score "
+        "measures images the model trained on"
+    )
 
     def __init__(
         self,

@@ -71,6 +71,11 @@ class SamplePhotosDataModule(GANDataModule):
         seed: seed of the crops and of the per-epoch shuffle.
     """
 
+    test_split = (
+        "the tiles of the validation photos (``val_photos``, none of them trained on), which are also the "
+        "validation split"
+    )
+
     def __init__(
         self,
         patch_size: int = 64,

@@ -40,6 +40,7 @@ class SemiSupervisedDataModule(GANDataModule):
         if labelled_per_class < 1:
             raise ValueError(f"labelled_per_class must be >= 1, got {labelled_per_class}")
         self.data = data
+        self.test_split = f"the wrapped {type(data).__name__}'s: {data.test_split}"
         self.labelled_per_class = labelled_per_class
         self.labelled_seed = seed
         self.labelled_indices: torch.Tensor | None = None
@@ -48,7 +49,7 @@ class SemiSupervisedDataModule(GANDataModule):
         if self.labelled_indices is not None:
             return
         self.data.setup(stage or "fit")
-        self.train_set, self.val_set = self.data.train_set, self.data.val_set
+        self.train_set, self.val_set, self.test_set = self.data.train_set, self.data.val_set, self.data.test_set
         labels = labels_of(self.train_set) if self.train_set is not None else None
         if labels is None:
             raise TypeError(f"{type(self.data).__name__}'s train split has no labels to choose labelled images from")

@@ -209,6 +209,10 @@ class StackedMNISTDataModule(GANDataModule):
         seed: seeds the triple tables and the per-epoch shuffle.
     """
 
+    test_split = (
+        "the validation stacks of MNIST's held-out digits (the t10k split with a folder), also the validation split"
+    )
+
     def __init__(
         self,
         root: OptionalFolder = None,

@@ -57,6 +57,8 @@ class GaussianMixtureDataModule(GANDataModule):
     Batches are ``(points (B, 2), mode index (B,))``.
     """
 
+    test_split: str = "num_val further points of the mixture, drawn after and apart from the validation ones"
+
     def __init__(
         self,
         mixture: Literal["ring", "grid"] = "ring",
@@ -77,3 +79,4 @@ class GaussianMixtureDataModule(GANDataModule):
         rng = torch.Generator().manual_seed(self.seed)
         self.train_set = TensorDataset(*self.mixture.sample(self.num_train, rng))
         self.val_set = TensorDataset(*self.mixture.sample(self.num_val, rng))
+        self.test_set = TensorDataset(*self.mixture.sample(self.num_val, rng))

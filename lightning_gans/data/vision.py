@@ -32,6 +32,8 @@ class TorchvisionDataModule(GANDataModule):
     ``IDXDataModule``, which read local IDX files.
     """
 
+    test_split = "the data set's own test split (``train=False``), which is also the validation split"
+
     def __init__(
         self,
         dataset: TorchvisionName = "cifar10",
@@ -87,6 +89,11 @@ class ImageFolderDataModule(GANDataModule):
 
     Sub-folder names become labels. ``val_root`` is optional; without it validation reuses ``root``.
     """
+
+    test_split = (
+        "the validation folder (``val_root``), or without it the training folder itself: then a test score "
+        "measures images the model trained on"
+    )
 
     def __init__(
         self,

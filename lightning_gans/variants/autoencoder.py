@@ -28,27 +28,13 @@ from torch import Tensor, nn
 from torch.optim import Adam, Optimizer
 
 from lightning_gans.core.module import GenerativeModule, real_samples
-from lightning_gans.nets.dcgan import DCGANEncoder, DCGANGenerator
+from lightning_gans.nets.bernoulli import BernoulliDecoder
+from lightning_gans.nets.dcgan import DCGANEncoder
 
 
 def adam_1e3(params: Iterable[Any]) -> Optimizer:
     """Adam(lr=1e-3), the usual setting for (variational) autoencoders."""
     return Adam(params, lr=1e-3)
-
-
-class BernoulliDecoder(nn.Module):
-    """A network giving Bernoulli logits per pixel; called, it returns the mean image in [-1, 1]."""
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-        self.latent_dim: int = net.latent_dim  # type: ignore[assignment]
-
-    def logits(self, z: Tensor) -> Tensor:
-        return self.net(z)
-
-    def forward(self, z: Tensor) -> Tensor:
-        return torch.tanh(self.net(z) / 2)  # = 2 * sigmoid(logits) - 1
 
 
 def decoder_logits(decoder: nn.Module, z: Tensor) -> Tensor:
@@ -58,14 +44,16 @@ def decoder_logits(decoder: nn.Module, z: Tensor) -> Tensor:
     return decoder.logits(z)
 
 
+def codes_in_the_decoder(state_dict: dict[str, Tensor], prefix: str, *_: Any) -> None:
+    for name in ("code_mean", "code_std"):
+        if prefix + name in state_dict:
+            state_dict[f"{prefix}generator.{name}"] = state_dict.pop(prefix + name)
+
+
 def bernoulli_nll(logits: Tensor, images: Tensor) -> Tensor:
     """-log p(x | z) in nats per image, for images in [-1, 1] (targets (x + 1) / 2)."""
     targets = (images + 1) / 2
     return F.binary_cross_entropy_with_logits(logits, targets, reduction="none").flatten(1).sum(1)
-
-
-def default_decoder(latent_dim: int) -> BernoulliDecoder:
-    return BernoulliDecoder(DCGANGenerator(latent_dim, output_activation="none"))
 
 
 class Autoencoder(GenerativeModule):
@@ -80,9 +68,6 @@ class Autoencoder(GenerativeModule):
         n_grid_samples: see ``GenerativeModule``.
     """
 
-    code_mean: Tensor
-    code_std: Tensor
-
     def __init__(
         self,
         latent_dim: int = 16,
@@ -93,14 +78,27 @@ class Autoencoder(GenerativeModule):
         n_grid_samples: int = 64,
     ) -> None:
         super().__init__(
-            decoder if decoder is not None else default_decoder(latent_dim),
+            decoder if decoder is not None else BernoulliDecoder(latent_dim),
             encoder if encoder is not None else DCGANEncoder(latent_dim),
             n_grid_samples=n_grid_samples,
         )
+        if not isinstance(self.generator, BernoulliDecoder):
+            raise TypeError(f"the decoder must be a BernoulliDecoder, got {type(self.generator).__name__}")
+        self.decoder: BernoulliDecoder = self.generator
         self.optimizer = optimizer
         self.code_momentum = code_momentum
-        self.register_buffer("code_mean", torch.zeros(latent_dim))
-        self.register_buffer("code_std", torch.ones(latent_dim))
+        # checkpoints of earlier versions kept the Gaussian as the variant's own buffers, not the decoder's
+        self._register_load_state_dict_pre_hook(codes_in_the_decoder)
+
+    # The Gaussian fitted to the training codes lives in the decoder, so that the decoder alone (an exported
+    # folder) maps latents to codes as the model does.
+    @property
+    def code_mean(self) -> Tensor:
+        return self.decoder.code_mean
+
+    @property
+    def code_std(self) -> Tensor:
+        return self.decoder.code_std
 
     def configure_optimizers(self) -> Optimizer:
         return self.optimizer(self.generator_and_encoder_parameters())
@@ -124,10 +122,7 @@ class Autoencoder(GenerativeModule):
         recon = bernoulli_nll(decoder_logits(self.generator, self.encoder(images)), images).mean()
         self.log_dict({"val/recon": recon, "val/loss": recon}, sync_dist=True)
 
-    # Latents are standardised codes: generate maps z to code_mean + code_std * z, and encode inverts it, so
+    # Latents are standardised codes: the decoder maps z to code_mean + code_std * z, and encode inverts it, so
     # generate(encode(x)) is the plain reconstruction D(E(x)).
-    def generate(self, z: Tensor, labels: Tensor | int | None = None) -> Tensor:
-        return super().generate(self.code_mean + self.code_std * z.to(self.device), labels)
-
     def encode(self, x: Tensor) -> Tensor:
         return (super().encode(x) - self.code_mean) / self.code_std

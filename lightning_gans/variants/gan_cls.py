@@ -176,6 +176,11 @@ class GANCLS(CaptionSampling, GANModule):
                   **self.loss.scores(real_logits, fake_logits, "val")}  # fmt: skip
         self.log_dict(values, sync_dist=True, batch_size=len(real))
 
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        """``lightning-gans predict``: a sample for each seeded latent and its test-split caption."""
+        captions = list(batch["caption"])
+        return {"index": batch["index"], "images": self.generate_text(batch["z"], captions), "captions": captions}
+
     # -- checks and checkpoints ----------------------------------------------------------------------------
     def check_batch(self, batch: Any) -> None:
         captions = captions_of(batch)

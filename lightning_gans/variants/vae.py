@@ -25,14 +25,9 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from lightning_gans.core.module import GenerativeModule, real_samples
+from lightning_gans.nets.bernoulli import BernoulliDecoder
 from lightning_gans.nets.dcgan import DCGANEncoder
-from lightning_gans.variants.autoencoder import (
-    BernoulliDecoder,
-    adam_1e3,
-    bernoulli_nll,
-    decoder_logits,
-    default_decoder,
-)
+from lightning_gans.variants.autoencoder import adam_1e3, bernoulli_nll, decoder_logits
 
 
 class VAE(GenerativeModule):
@@ -58,7 +53,7 @@ class VAE(GenerativeModule):
         n_grid_samples: int = 64,
     ) -> None:
         super().__init__(
-            decoder if decoder is not None else default_decoder(latent_dim),
+            decoder if decoder is not None else BernoulliDecoder(latent_dim),
             encoder if encoder is not None else DCGANEncoder(2 * latent_dim),
             n_grid_samples=n_grid_samples,
         )
