@@ -7,6 +7,9 @@ shows: a user should read only what concerns their run. What is filtered, and wh
   advertisements (INFO records of its ``rank_zero`` logger), printed on every fit;
 * the ``LeafSpec`` FutureWarning of torch's pytree, raised inside Lightning's ``_pytree`` helper on every fit and
   from ``copyreg`` inside the ONNX exporter: a deprecation between torch and Lightning, nothing a user can act on;
+* under DDP, Lightning's advice to log ``val/*``/``test/*`` "with sync_dist=True": the keys our callbacks log
+  with ``sync_dist=False`` hold values every process computed identically from gathered metric states, so a
+  reduction would add nothing (a variant's own ``val/*`` keys are logged with ``sync_dist=True`` and never warn);
 
 W&B's "The anonymous setting has no effect" warning is not filtered but avoided at its source (``lightning_cli``
 drops the setting Lightning's ``WandbLogger`` passes), and W&B's own run lines (where the run is saved, how to
@@ -37,6 +40,11 @@ def quiet_third_party() -> None:
         message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
         category=FutureWarning,
         module=r"(lightning\.pytorch\.utilities\._pytree|copyreg)$",
+    )
+    warnings.filterwarnings(
+        "ignore",
+        message=r"It is recommended to use `self\.log\('(val|test)/",
+        module=r"lightning\.pytorch\.trainer\.connectors\.logger_connector\.result$",
     )
     for name in LIGHTNING_LOGGERS:
         logger = logging.getLogger(name)
