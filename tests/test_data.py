@@ -142,3 +142,29 @@ def test_image_folder_module_reads_pictures(tmp_path: Path) -> None:
     assert images.shape == (2, 3, 16, 16) and images.min() >= -1 and images.max() <= 1
     with pytest.raises(FileNotFoundError, match="val_root"):
         ImageFolderDataModule(str(tmp_path / "missing")).setup("fit")
+
+
+@pytest.mark.parametrize(("side", "channels"), [(64, 3), (100, 3), (64, 1)])
+def test_image_folder_decodes_jpegs_at_a_reduced_scale_to_nearly_the_same_pixels(
+    side: int, channels: int, tmp_path: Path
+) -> None:
+    """A 512-px JPEG for a 64-px model is decoded at 1/8 scale (PIL's draft), then resized as before: the pixels
+    differ from a full decode by little (JPEG's DCT scaling against an antialiased resize), the shapes not at all."""
+    from PIL import Image
+    from skimage import data as photos
+    from torchvision import datasets
+
+    from lightning_gans.data.vision import image_transform
+
+    (tmp_path / "a").mkdir()
+    photo = photos.astronaut()  # 512 x 512
+    Image.fromarray(photo).save(tmp_path / "a/photo.jpg", quality=90)
+    Image.fromarray(photo).save(tmp_path / "a/photo.png")  # not a JPEG: decoded in full, as before
+    module = ImageFolderDataModule(str(tmp_path), image_size=side, channels=channels, num_workers=0)  # type: ignore[arg-type]
+    module.setup("fit")
+    full = datasets.ImageFolder(str(tmp_path), transform=image_transform(side, channels))
+    for index in range(2):
+        reduced, exact = module.train_set[index][0], full[index][0]  # type: ignore[index]
+        assert reduced.shape == exact.shape == (channels, side, side)
+        assert (reduced - exact).abs().mean() < 0.05
+    assert torch.equal(module.train_set[1][0], full[1][0])  # type: ignore[index]  # the PNG

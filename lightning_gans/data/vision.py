@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import datasets, transforms
 
@@ -23,6 +25,21 @@ def image_transform(image_size: int | None, channels: int) -> transforms.Compose
         steps.append(transforms.Grayscale(1))
     steps += [transforms.ToTensor(), transforms.Normalize([0.5] * channels, [0.5] * channels)]
     return transforms.Compose(steps)
+
+
+def reduced_loader(image_size: int | None) -> Callable[[str], Image.Image]:
+    """``ImageFolder``'s loader, with JPEGs decoded at the smallest of 1/1, 1/2, 1/4 or 1/8 scale that still
+    covers ``image_size`` on the short side (PIL's ``draft``: the JPEG decoder skips the detail the resize
+    would throw away). The resize after it is unchanged; a 512-px photo for a 64-px model decodes at 64 px."""
+
+    def load(path: str) -> Image.Image:
+        with open(path, "rb") as file:
+            image = Image.open(file)
+            if image_size is not None and image.format == "JPEG":
+                image.draft("RGB", (image_size, image_size))
+            return image.convert("RGB")  # as torchvision's loader: the transform makes grey images after resizing
+
+    return load
 
 
 class TorchvisionDataModule(GANDataModule):
@@ -119,8 +136,9 @@ class ImageFolderDataModule(GANDataModule):
             if not Path(folder).is_dir():
                 raise FileNotFoundError(f"image folder {folder!r} does not exist (data.init_args.root/val_root)")
         try:
-            self.train_set = datasets.ImageFolder(self.root, transform=transform)
-            self.val_set = datasets.ImageFolder(self.val_root or self.root, transform=transform)
+            loader = reduced_loader(self.image_size)
+            self.train_set = datasets.ImageFolder(self.root, transform=transform, loader=loader)
+            self.val_set = datasets.ImageFolder(self.val_root or self.root, transform=transform, loader=loader)
         except FileNotFoundError as error:  # torchvision's words for an empty folder or one without images
             raise FileNotFoundError(
                 f"image folder {self.root!r}: {error}. Put the images in sub-folders: root/<any name>/<image files>"
