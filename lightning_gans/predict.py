@@ -128,7 +128,7 @@ class PredictionData(LightningDataModule):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.data, self.num_samples, self.seed, self.batch_size = data, num_samples, seed, batch_size
 
-    def test_split(self) -> Dataset:
+    def test_set(self) -> Dataset:
         if self.data is None:
             raise ValueError("this model predicts from data: give the recipe's data module")
         self.data.setup("test")
@@ -142,11 +142,11 @@ class PredictionData(LightningDataModule):
         model = self.trainer.lightning_module
         dataset: Dataset
         if hasattr(model, "translate"):
-            dataset = IndexedImages(self.test_split())
+            dataset = IndexedImages(self.test_set())
         else:
             captions: list[str] = []
             if hasattr(model, "text_encoder"):
-                split = self.test_split()
+                split = self.test_set()
                 captions = [split[i][1] for i in range(len(split))]  # type: ignore[arg-type]
             latent_dim, num_classes = int(model.latent_dim), int(model.num_classes)  # type: ignore[arg-type]
             dataset = SeededLatents(self.num_samples, latent_dim, num_classes, self.seed, captions)
