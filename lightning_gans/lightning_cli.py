@@ -756,17 +756,17 @@ class GANCLI(LightningCLI):
     def before_predict(self) -> None:
         """Samples (or translations) of the checkpoint written by a ``SampleWriter`` into ``--out``, drawn from a
         ``PredictionData`` around the recipe's data module (``lightning_gans.predict``)."""
-        from lightning_gans.predict import PredictionData, SampleWriter, check_prediction_folder
+        from lightning_gans.predict import PredictionData, SampleWriter
 
         config = self.config_init["predict"]
         if not config.get("out"):
             raise ConfigError("predict writes its samples into a new folder: give --out DIR")
-        check_prediction_folder(config["out"])
+        writer = SampleWriter(config["out"], npz=config["npz"], png=config["png"])  # refuses a folder with files
         self.trained_checkpoint("predict", "draws from")
         self.datamodule = PredictionData(
             self.datamodule, config["num_samples"], config["latent_seed"], config["predict_batch_size"]
         )
-        self.trainer.callbacks.append(SampleWriter(config["out"], npz=config["npz"], png=config["png"]))  # type: ignore[attr-defined]
+        self.trainer.callbacks.append(writer)  # type: ignore[attr-defined]
         self.trainer.loggers = []  # nothing is logged, and a logger would open a W&B run for nothing
         config["return_predictions"] = False  # the writer has them: 50k samples need not pile up in memory
 

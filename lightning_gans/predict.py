@@ -36,6 +36,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from lightning_gans.data.base import held_out_split
 from lightning_gans.errors import RunFolderError
+from lightning_gans.images import to_uint8 as images_to_uint8
 
 MANIFEST_NAME = "predictions.json"
 NPZ_NAME = "samples.npz"
@@ -154,8 +155,8 @@ class PredictionData(LightningDataModule):
 
 
 def to_uint8(images: Tensor) -> np.ndarray:
-    """Images in [-1, 1] (N, C, H, W) -> uint8 (N, H, W, C), rounded as torchvision's ``save_image`` does."""
-    return images.float().add(1).mul(127.5).add(0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    """Images in [-1, 1] (N, C, H, W) -> uint8 (N, H, W, C), the layout of the files and of FID tools' npz."""
+    return images_to_uint8(images).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def save_png(array: np.ndarray, path: Path) -> None:
@@ -220,6 +221,8 @@ class SampleWriter(BasePredictionWriter):
         assert self.pool is not None
         indices = prediction["index"].cpu().numpy()
         images = to_uint8(prediction["images"])
+        for future in [f for f in self.pending if f.done()]:
+            future.result()  # a file that could not be written fails the command now, not a silent gap
         self.pending = [f for f in self.pending if not f.done()]
         for index, image in zip(indices, images) if self.png else ():
             self.pending.append(self.pool.submit(save_png, image, self.out / f"{index:0{self.digits}d}.png"))

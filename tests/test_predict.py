@@ -151,3 +151,15 @@ def test_predict_under_ddp_writes_each_sample_once_as_one_process_does(run: Path
     assert names == sorted([f"{i:06d}.png" for i in range(37)] + ["predictions.json", "samples.npz"])
     for i in (0, 36):
         assert (tmp_path / f"one/{i:06d}.png").read_bytes() == (tmp_path / f"two/{i:06d}.png").read_bytes()
+
+
+def test_a_png_that_cannot_be_written_fails_the_prediction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_disk(array: np.ndarray, path: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("lightning_gans.predict.save_png", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        Trainer(**QUIET, callbacks=[SampleWriter(tmp_path / "out")]).predict(
+            small_variant("dcgan"), datamodule=PredictionData(variant_data("dcgan"), 9, batch_size=3),
+            return_predictions=False,
+        )  # fmt: skip

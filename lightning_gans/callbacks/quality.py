@@ -88,6 +88,8 @@ class SampleQualityCallback(Callback):
         self.quality: SampleQuality | None = None
         self.test_quality: SampleQuality | None = None  # against the test split, built on the first test
         self.skipped: dict[str, str] = {}  # metric -> why it cannot apply to this run's data
+        self.applicable: list[str] = []  # the others
+        self.network: FeatureNetwork | None = None
         self.checked = False  # the data has been looked at (and the reference set embedded, if any metric applies)
         self.last: dict[str, float] = {}
 
@@ -109,7 +111,7 @@ class SampleQualityCallback(Callback):
         if not isinstance(pl_module, GenerativeModule):
             raise TypeError(f"SampleQualityCallback needs a GenerativeModule, got {type(pl_module).__name__}")
         testing = bool(trainer.testing)
-        if self.checked and (not testing or self.test_quality is not None or self.quality is None):
+        if (self.test_quality if testing else self.quality) is not None or (self.checked and not self.applicable):
             return
         datamodule = getattr(trainer, "datamodule", None)
         split = held_out_split(datamodule, testing=True) if testing else getattr(datamodule, "train_set", None)
@@ -118,35 +120,25 @@ class SampleQualityCallback(Callback):
             raise RuntimeError(f"SampleQualityCallback needs a data module with {needed}")
         shard = (trainer.global_rank, trainer.world_size)  # each process embeds its block; metrics gather
         real = dataset_images(split, self.sizes(trainer)[0], self.seed, shard)
-        if self.checked:  # a test after fit or validate: the metrics are known, the reference is the test split
-            assert self.quality is not None
-            self.test_quality = self.scored_against(real, self.quality.network, self.quality.names, pl_module)
+        if not self.checked:
+            self.network = build_feature_network(self.feature_network).to(pl_module.device)
+            self.skipped = inapplicable_metrics(
+                self.metrics,
+                self.network,
+                real[:2].to(pl_module.device),
+                num_labels=pl_module.num_classes,
+                labelled=has_labels(split),
+            )
+            if self.skipped:
+                self.report_skipped(trainer, describe_samples(real), tuple(real.shape[1:]))
+            self.applicable = [name for name in self.metrics if name not in self.skipped]
+            self.checked = True
+        if not self.applicable:
             return
-        network = build_feature_network(self.feature_network).to(pl_module.device)
-        self.skipped = inapplicable_metrics(
-            self.metrics,
-            network,
-            real[:2].to(pl_module.device),
-            num_labels=pl_module.num_classes,
-            labelled=has_labels(split),
-        )
-        if self.skipped:
-            self.report_skipped(trainer, describe_samples(real), tuple(real.shape[1:]))
-        applicable = [name for name in self.metrics if name not in self.skipped]
-        if applicable:
-            quality = self.scored_against(real, network, applicable, pl_module)
-            if testing:
-                self.test_quality = quality
-            else:
-                self.quality = quality
-        self.checked = True
-
-    def scored_against(
-        self, real: Tensor, network: FeatureNetwork, metrics: list[str], pl_module: GenerativeModule
-    ) -> SampleQuality:
-        return SampleQuality(
-            metrics,
-            network,
+        assert self.network is not None
+        quality = SampleQuality(
+            self.applicable,
+            self.network,
             real,
             None,
             self.batch_size,
@@ -154,6 +146,10 @@ class SampleQualityCallback(Callback):
             num_labels=pl_module.num_classes,
             device=pl_module.device,
         )
+        if testing:
+            self.test_quality = quality
+        else:
+            self.quality = quality
 
     def report_skipped(self, trainer: Trainer, data: str, shape: tuple[int, ...]) -> None:
         """One warning for all skipped metrics; watchers of their keys stand down (see the class docstring)."""
