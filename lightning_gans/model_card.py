@@ -13,6 +13,8 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
+from lightning_gans.registry import recorded_distribution
+
 if TYPE_CHECKING:
     from huggingface_hub import EvalResult, ModelCard
 
@@ -70,7 +72,8 @@ def eval_results(config: dict[str, Any], task_type: str) -> list[EvalResult]:
 def plugins_of(config: dict[str, Any]) -> list[str]:
     """The plugin distributions that provided parts of the model (``config.json``'s ``provided_by``): what a user
     installs besides lightning-gans to load it."""
-    names = {str(who).split()[0] for who in (config.get("provided_by") or {}).values()}
+    recorded = (recorded_distribution(who) for who in (config.get("provided_by") or {}).values())
+    names = {who.split()[0] for who in recorded if who is not None}
     return sorted(name for name in names if name.lower().replace("_", "-") != "lightning-gans")
 
 
@@ -121,7 +124,7 @@ def card_text(config: dict[str, Any], repo_id: str | None, has_samples: bool) ->
             lines.append(f"| {role} | `{spec['class_path']}` {json.dumps(spec.get('init_args') or {})} |")
     for role, count in (config.get("parameters") or {}).items():
         lines.append(f"| {role} parameters | {count:,} |")
-    provided = config.get("provided_by") or {}
+    provided = {part: who for part, who in (config.get("provided_by") or {}).items() if recorded_distribution(who)}
     if provided:
         lines.append(f"| provided by | {'; '.join(f'{part}: `{who}`' for part, who in provided.items())} |")
     output = config.get("output") or {}

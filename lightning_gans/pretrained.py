@@ -72,11 +72,13 @@ def registered_class_path(name: Any, plural: str, where: str, provided_by: str |
     else (an unregistered class, a registered class of another kind) raises ``UntrustedCheckpointError`` before it
     is imported. ``provided_by``: the distribution ``config.json`` says registered it, named in the errors."""
     kind = registry.REGISTRIES[plural]
+    provided_by = registry.recorded_distribution(provided_by)  # written by whoever made the folder: checked
     path = registry.resolve_name(str(name), kind, where, provided_by=provided_by)
     found = registry.find_registered(path)
     if found is None or found[0] is not kind:
         install = (
-            f"Install {provided_by}, the distribution that provided it (pip install {provided_by.split()[0]})"
+            f"If you trust {provided_by}, the distribution config.json says provided it, install it (pip install "
+            f"{provided_by.split()[0]})"
             if provided_by
             else "Install the plugin that registers it"
         )

