@@ -1,5 +1,5 @@
 """Developer sessions: `nox -s tests`, `nox -s tests_minimum`, `nox -s lint`, `nox -s typecheck`, `nox -s plugins`,
-`nox -s train`, `nox -s demo_screenshot`.
+`nox -s train`, `nox -s demo_screenshot`, `nox -s docs`, `nox -s slurm`.
 
 Every session installs torch and torchvision as a matching pair from PyPI first, with `--isolated` so
 that a machine-wide pip configuration pointing at another torch build (e.g. a CPU-only wheel that PyPI's
@@ -123,3 +123,28 @@ def demo_screenshot(session: nox.Session) -> None:
     if not session.run("which", "chromium", external=True, success_codes=[0, 1], silent=True):
         session.run("playwright", "install", "chromium")
     session.run("python", "benchmarks/demo_screenshot.py", *session.posargs)
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """The documentation site: `sphinx-build -W` (warnings are errors) into docs/_build/html, then the browser
+    test of the built pages (tests/test_site.py; skipped without a Chromium). `nox -s docs -- serve` then
+    serves the site on http://127.0.0.1:8000 until interrupted.
+    """
+    install_project(session, "docs", "test")
+    session.run("sphinx-build", "-E", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+    env = {"LIGHTNING_GANS_SITE": "docs/_build/html", "WANDB_MODE": "offline"}
+    session.run("pytest", "tests/test_site.py", "tests/test_docs.py", env=env)
+    if "serve" in session.posargs:
+        session.log("serving docs/_build/html on http://127.0.0.1:8000 (Ctrl-C stops)")
+        session.run("python", "-m", "http.server", "8000", "--bind", "127.0.0.1", "--directory", "docs/_build/html")
+
+
+@nox.session(python="3.11")
+def slurm(session: nox.Session) -> None:
+    """recipes/slurm_2_nodes.sbatch on a real 2-node SLURM cluster on this host (tests/test_slurm.py, ~90 s).
+    Needs root: installs Debian's slurmd, slurmctld, slurm-client and munge with apt-get."""
+    install_project(session, "test")
+    session.run("apt-get", "install", "-y", "-qq", "slurmd", "slurmctld", "slurm-client", "munge", external=True)
+    env = {"LIGHTNING_GANS_REQUIRE_SLURM": "1", "WANDB_MODE": "offline"}
+    session.run("pytest", "-q", "tests/test_slurm.py", *session.posargs, env=env)

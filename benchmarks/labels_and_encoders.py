@@ -19,7 +19,9 @@ with ``root`` set it is the whole 10k test split):
   split (10k or all); and ``real_accuracy``, the same classifier on the run's real validation images with
   their true labels (the judge errs this often on real images: the ceiling of the bar), per class too;
 * ``infogan``: the same with the categorical code as label, after the best code-to-class matching
-  (bar: >= 0.80);
+  (bar: >= 0.80); and ClusterGAN's protocol (Mukherjee et al. 2019 report about 0.63 ACC for InfoGAN on
+  Fashion-MNIST): Q's most likely code of each real validation image as its cluster, ``q_cluster_accuracy``
+  after the best code-to-class matching, ``q_nmi``, ``q_ari``;
 * ``sgan``, ``sgan_base``: the classifier's (D's) accuracy on the validation split (bar: sgan > sgan_base);
 * ``vae``, ``autoencoder``: ELBO / reconstruction in nats per image on the validation split (one
   reparameterised sample per image, seeded);
@@ -42,6 +44,7 @@ from run_folders import report, runs_of
 from lightning_gans.callbacks.probe import LinearProbe
 from lightning_gans.checkpoints import load_variant
 from lightning_gans.evaluate import datamodule_from, evaluate_checkpoint, split_of
+from lightning_gans.metrics.conditional import code_clustering
 from lightning_gans.metrics.features import build_feature_network
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,6 +67,11 @@ def conditional_row(run: Path) -> dict[str, Any]:
     evaluation = evaluate_checkpoint(model, data, "fid,classes,labels", n_real=10_000, n_fake=10_000)
     keep = ["label_accuracy", "label_accuracy_matched", "label_mapping", "per_label_accuracy", "fid", "class_kl"]
     results = {k: evaluation["results"][k] for k in keep}
+    if hasattr(model, "infer_codes"):  # InfoGAN: Q's code of the real validation images, as clusters
+        images, labels = split_of(data, "val").tensors
+        codes = torch.cat([model.infer_codes(chunk) for chunk in images.split(1000)])
+        clustering = code_clustering(codes, labels, model.num_classes, 10)
+        results.update({f"q_{name}": value for name, value in clustering.items()})
     return {**results, **judge_on_real(run), "generator_steps": model.generator_steps}
 
 

@@ -18,11 +18,12 @@ from lightning_gans.data.captions import (
     FashionCaptionsDataModule,
     ImageCaptionsDataModule,
     class_terciles,
+    fashion_captions,
     measure_attributes,
     phrase,
 )
 from lightning_gans.data.idx import embedded_fashion_mnist, to_model_range
-from lightning_gans.metrics.captions import attribute_direction, class_agreement
+from lightning_gans.metrics.captions import attribute_direction, class_agreement, within_caption_diversity
 from lightning_gans.metrics.features import FashionClassifier
 
 
@@ -158,3 +159,26 @@ def test_the_caption_checks_pass_a_generator_that_follows_captions_and_fail_one_
     assert followed["direction/held_out/brightness"] == followed["direction/held_out/width"] == 1.0
     ignored = attribute_direction(ignores, 8, samples_per_class=10)
     assert all(0.25 < v < 0.75 for k, v in ignored.items() if k.startswith("direction/")), ignored
+
+
+def test_within_caption_diversity_is_one_for_the_data_and_zero_for_a_generator_that_ignores_its_noise() -> None:
+    data = FashionCaptionsDataModule()
+    data.setup()
+    images, labels = data.val_set.images, data.val_set.targets
+    canonical = fashion_captions(images, labels, data.terciles, 0, False, canonical=True)
+    assert len(set(canonical)) < len(set(data.val_set.captions))  # wordings merged: one string per meaning
+    classifier = FashionClassifier().eval()
+    first = {caption: [i for i, c in enumerate(canonical) if c == caption] for caption in set(canonical)}
+
+    def the_data(z: Tensor, captions: list[str]) -> Tensor:  # the very real images the metric compares with
+        return images[first[captions[0]][: len(z)]]
+
+    def collapsed(z: Tensor, captions: list[str]) -> Tensor:  # follows the caption, ignores the noise
+        return images[first[captions[0]][0]].expand(len(z), -1, -1, -1)
+
+    data_score = within_caption_diversity(the_data, 8, images, canonical, classifier, per_caption=10)
+    assert data_score["diversity_ratio"] == pytest.approx(1.0)
+    assert data_score["diversity/captions"] == sum(len(v) >= 10 for v in first.values()) > 5
+    assert within_caption_diversity(collapsed, 8, images, canonical, classifier, per_caption=10)["diversity_ratio"] == 0
+    with pytest.raises(ValueError, match="no caption is carried by 1000 images"):
+        within_caption_diversity(collapsed, 8, images, canonical, classifier, per_caption=1000)

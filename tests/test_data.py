@@ -124,6 +124,22 @@ def test_epoch_seeded_sampler_is_a_function_of_seed_and_epoch() -> None:
     assert list(again) == second
 
 
+def test_training_loader_is_split_by_rank_and_pinned_for_a_gpu() -> None:
+    from types import SimpleNamespace
+
+    data = GaussianMixtureDataModule(batch_size=8)
+    data.setup("fit")
+    assert data.train_dataloader().sampler.num_replicas == 1 and not data.train_dataloader().pin_memory
+    for rank in (0, 1):  # what a trainer of 2 processes on GPUs gives the data module
+        device = SimpleNamespace(type="cuda")
+        data.trainer = SimpleNamespace(world_size=2, global_rank=rank, strategy=SimpleNamespace(root_device=device))
+        loader = data.train_dataloader()
+        # a DistributedSampler of its own: Lightning keeps it rather than wrapping it in one that cannot skip
+        assert isinstance(loader.sampler, torch.utils.data.DistributedSampler)
+        assert (loader.sampler.num_replicas, loader.sampler.rank, loader.sampler.batch_size) == (2, rank, 8)
+        assert loader.pin_memory and data.val_dataloader().pin_memory
+
+
 def test_torchvision_module_never_downloads_unasked(tmp_path: Path) -> None:
     data = TorchvisionDataModule("mnist", root=str(tmp_path), download=False)
     with pytest.raises(FileNotFoundError, match="download: true"):

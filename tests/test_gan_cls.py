@@ -75,6 +75,49 @@ def test_gan_cls_trains_validates_samples_and_resumes_exactly(tmp_path: Path) ->
     check_variant(small, lambda: tiny_captioned(n=32, batch_size=8), tmp_path, batches=3)
 
 
+def small_stackgan() -> GANCLS:
+    encoder = WordEncoder(embedding_dim=16, buckets=64, word_dim=8)
+    generator = TextDCGANGenerator(latent_dim=8, text_dim=16, projected_dim=4, width=8, conditioning_augmentation=True)
+    return GANCLS(generator, TextDCGANDiscriminator(width=8, text_dim=16), encoder, ema_decay=0.9, n_grid_samples=6)
+
+
+def test_conditioning_augmentation_samples_a_gaussian_of_the_caption_that_the_latent_seeds(tmp_path: Path) -> None:
+    generator = TextDCGANGenerator(latent_dim=8, text_dim=16, projected_dim=4, width=8, conditioning_augmentation=True)
+    assert generator.latent_dim == 8 + 4  # (z, eps): sampling stays a function of the latent
+    generator.eval()
+    text, z = torch.randn(1, 16).expand(3, -1), torch.randn(1, 12).expand(3, -1).clone()
+    z[1, 8:] += 1.0  # another eps, the same z
+    made = generator(z, text)
+    assert torch.equal(made[0], made[2]) and not torch.equal(made[0], made[1])
+    # KL(N(mu, sigma^2) || N(0, I)) is 0 only at mu = 0, sigma = 1, and the closed form of a 1-D case holds
+    with torch.no_grad():
+        generator.compress.weight.zero_(), generator.compress.bias.zero_()
+        assert generator.conditioning_kl(text).item() == 0.0
+        generator.compress.bias[:4] = 2.0  # mu = 2, log sigma^2 = 0: KL = 4 * 2^2 / 2
+        assert generator.conditioning_kl(text).item() == pytest.approx(8.0)
+    # the variant trains, resumes exactly, exports and reloads with it (the kit's checks)
+    check_variant(small_stackgan, lambda: tiny_captioned(n=32, batch_size=8), tmp_path, batches=3)
+
+
+def test_the_kl_term_joins_the_generators_loss_with_its_weight() -> None:
+    from lightning.pytorch import Trainer
+
+    logged: list[dict[str, float]] = []
+    for weight in (0.0, 1.0):
+        torch.manual_seed(0)
+        model = small_stackgan()
+        model.conditioning_kl_weight = weight
+        model.log_train = lambda metrics: logged.append({k: float(v.detach()) for k, v in metrics.items()})  # type: ignore[method-assign]
+        trainer = Trainer(accelerator="cpu", max_steps=2, logger=False, enable_checkpointing=False,
+                          enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)  # fmt: skip
+        trainer.fit(model, tiny_captioned(n=16, batch_size=8))
+    assert len(logged) == 2  # one batch (a D and a G step) of each
+    without, with_kl = logged  # the same weights, data and noise
+    assert with_kl["train/g_conditioning_kl"] > 0
+    assert without["train/g_conditioning_kl"] == pytest.approx(with_kl["train/g_conditioning_kl"])
+    assert with_kl["train/g_loss"] == pytest.approx(without["train/g_loss"] + with_kl["train/g_conditioning_kl"])
+
+
 def test_the_training_step_judges_right_wrong_and_interpolated_pairs() -> None:
     """Counting D's calls: real/right, fake/right and real/wrong in D's step (wrong only where the captions differ);
     fake/right and GAN-INT's interpolated pair in G's step. The encoder trains with D only."""

@@ -27,7 +27,7 @@ from lightning_gans.cli import main
 from lightning_gans.core import GANModule, GenerativeModule
 from lightning_gans.data.base import GANDataModule
 from lightning_gans.data.semi_supervised import SemiSupervisedDataModule, labelled_subset
-from lightning_gans.metrics.conditional import ConditionalAccuracy, matched_accuracy
+from lightning_gans.metrics.conditional import ConditionalAccuracy, code_clustering, matched_accuracy
 from lightning_gans.metrics.features import FeatureNetwork
 from lightning_gans.variants.gan import GAN
 
@@ -223,6 +223,30 @@ def test_infogan_information_loss_is_the_codes_negative_log_likelihood() -> None
     gaussian = torch.distributions.Normal(means, 1.0).log_prob(z[:, 62:]).sum(1)  # unit-variance Q
     expected = expected + 0.5 * (-(gaussian + torch.log(torch.tensor(2 * torch.pi)))).mean()  # minus the constant
     assert model.information_loss(logits, means, codes, z).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_code_clustering_scores_real_images_clusters_against_their_classes() -> None:
+    labels = torch.arange(1000) % 10
+    renamed = (labels * 3 + 7) % 10  # a perfect clustering under other names
+    assert code_clustering(renamed, labels, 10, 10) == pytest.approx({"cluster_accuracy": 1.0, "nmi": 1.0, "ari": 1.0})
+    halved = labels // 2  # 5 clusters of 2 classes each: half right after matching
+    assert code_clustering(halved, labels, 10, 10)["cluster_accuracy"] == pytest.approx(0.5)
+    noise = torch.randint(0, 10, (1000,), generator=torch.Generator().manual_seed(0))
+    scores = code_clustering(noise, labels, 10, 10)
+    assert scores["cluster_accuracy"] < 0.2 and scores["nmi"] < 0.05 and abs(scores["ari"]) < 0.02
+    with pytest.raises(ValueError, match="one code and one label"):
+        code_clustering(noise[:5], labels, 10, 10)
+
+
+def test_infogan_infers_a_code_per_real_image_in_eval_mode() -> None:
+    model = registry.variants.create("infogan")
+    model.train()
+    images = torch.rand(6, 1, 28, 28) * 2 - 1
+    codes = model.infer_codes(images)
+    assert codes.shape == (6,) and codes.dtype == torch.long and int(codes.max()) < 10
+    assert model.discriminator.training  # left as it was
+    model.eval()
+    assert torch.equal(codes, model.discriminate(images)[1].argmax(1))
 
 
 def test_sample_vary_latent_sweeps_one_coordinate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -63,7 +63,7 @@ def test_a_mid_epoch_checkpoint_resumes_with_the_next_batch_of_that_epoch(tmp_pa
     batches = iter(loader)
     first = [next(batches) for _ in range(3)]
     state = loader.state_dict()
-    assert state == {"epoch": 2, "batches": 3}
+    assert state == {"epoch": 2, "samples": 12}
     rest = list(batches)
 
     fresh = ResumableDataLoader(data, batch_size=4, sampler=EpochSeededSampler(data, seed=3), drop_last=True)
@@ -74,6 +74,44 @@ def test_a_mid_epoch_checkpoint_resumes_with_the_next_batch_of_that_epoch(tmp_pa
     assert len(first) + len(resumed) == 10
     fresh.sampler.set_epoch(3)
     assert len(list(fresh)) == 10  # the next epoch is whole again
+
+    old = ResumableDataLoader(data, batch_size=4, sampler=EpochSeededSampler(data, seed=3), drop_last=True)
+    old.load_state_dict({"epoch": 2, "batches": 3})  # a checkpoint from before positions were counted in samples
+    old.sampler.set_epoch(2)
+    assert [b.tolist() for b in old] == [b.tolist() for b in rest]
+
+
+def ranks_loaders(data: torch.Tensor, world: int, batch_size: int) -> list[torch.utils.data.DataLoader]:
+    from lightning_gans.data.base import EpochSeededSampler, ResumableDataLoader
+
+    return [
+        ResumableDataLoader(
+            data, batch_size, sampler=EpochSeededSampler(data, 3, batch_size, world, rank), drop_last=True
+        )
+        for rank in range(world)
+    ]
+
+
+def test_ddp_ranks_train_on_one_process_batches_split_in_blocks_and_resume_mid_epoch_at_any_world_size() -> None:
+    data = torch.arange(43).float()
+    (one,) = ranks_loaders(data, world=1, batch_size=8)
+    single = [b.tolist() for b in one]
+    ranks = [[b.tolist() for b in loader] for loader in ranks_loaders(data, world=2, batch_size=4)]
+    assert len(single) == len(ranks[0]) == len(ranks[1]) == 5  # 43 // 8 steps, on both sides
+    assert single == [first + second for first, second in zip(*ranks)]  # rank 0's block, then rank 1's
+
+    # killed after 2 steps of 2 processes; resumed with 2 processes, and with 1 process of the summed batch
+    loaders = ranks_loaders(data, world=2, batch_size=4)
+    started = [iter(loader) for loader in loaders]
+    for batches in started:
+        next(batches), next(batches)
+    state = loaders[1].state_dict()
+    assert state == loaders[0].state_dict() == {"epoch": 0, "samples": 16}
+    for resumed in (ranks_loaders(data, world=2, batch_size=4), ranks_loaders(data, world=1, batch_size=8)):
+        for loader in resumed:
+            loader.load_state_dict(state)
+        steps = [[b.tolist() for b in loader] for loader in resumed]
+        assert [sum(parts, []) for parts in zip(*steps)] == single[2:]
 
 
 class NaNAfter(NonSaturatingLoss):

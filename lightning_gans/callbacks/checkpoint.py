@@ -13,6 +13,8 @@ import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import Checkpoint
 
+from lightning_gans.core.module import from_every_rank
+
 LAST_NAME = "last.ckpt"
 
 
@@ -76,7 +78,7 @@ class LastCheckpoint(Checkpoint):
         self.dirpath = dirpath
         self.every_minutes = every_minutes
         self._last_write = time.monotonic()
-        self._states_to_restore: dict[str, Any] | None = None
+        self._states_to_restore: list[dict[str, Any]] | None = None  # by rank
 
     @property
     def path(self) -> Path:
@@ -94,9 +96,9 @@ class LastCheckpoint(Checkpoint):
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._last_write = time.monotonic()
-        if self._states_to_restore is not None:  # a resumed run: the random states of the moment it was saved
-            set_rng_states(self._states_to_restore)
-            self._states_to_restore = None
+        states, self._states_to_restore = self._states_to_restore, None
+        if states is not None and trainer.global_rank < len(states):
+            set_rng_states(states[trainer.global_rank])  # a resumed run: this rank's states when it was saved
 
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -128,7 +130,8 @@ class LastCheckpoint(Checkpoint):
                 written(trainer, path)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rng": rng_states()}
+        return {"rng": from_every_rank(rng_states())}  # by rank: each process resumes with its own
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._states_to_restore = state_dict.get("rng")
+        states = state_dict.get("rng")
+        self._states_to_restore = [states] if isinstance(states, dict) else states  # a dict: one process's

@@ -48,6 +48,7 @@ from lightning_gans.core.guards import (
     reapply_optimizer_settings,
 )
 from lightning_gans.core.parts import Discriminator, Generator
+from lightning_gans.core.sync_batchnorm import sync_batchnorm_on_cpu
 from lightning_gans.inference import LatentSampling, evaluating
 from lightning_gans.losses.base import AdversarialLoss
 
@@ -106,6 +107,17 @@ def first_training_batch(trainer: Trainer) -> Any:
     return None if batch is None else trainer.strategy.batch_to_device(batch)
 
 
+def from_every_rank(value: Any) -> list[Any]:
+    """``value`` of every process of a distributed run, by rank (``[value]`` in one process). A collective: every
+    process calls it, as every process takes part in saving a checkpoint."""
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    if not distributed or torch.distributed.get_world_size() == 1:
+        return [value]
+    values: list[Any] = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(values, value)  # between this run's own processes
+    return values
+
+
 def copy_power_iteration_vectors(source: nn.Module, target: nn.Module) -> None:
     """Spectral norm's power-iteration vectors u, v are unit vectors; the EMA's average of them is not (it shrinks
     as they turn), and in eval mode sigma = u . W v is then underestimated, the weights overscaled (BigGAN's EMA
@@ -150,6 +162,11 @@ class TrainingModule(LightningModule):
         self.non_finite = NonFiniteWatch()
         self.loss_name = "train/loss"  # what the next backward pass is of (the update helpers set it)
 
+    def setup(self, stage: str) -> None:
+        # `--trainer.sync_batchnorm true` converts to torch's SyncBatchNorm, which refuses CPU tensors
+        if sync_batchnorm_on_cpu(self.trainer.strategy):
+            rank_zero_info(f"{type(self).__name__}: batch norm synchronised across the CPU processes")
+
     # -- early checks and divergence ---------------------------------------------------------------------
     def on_fit_start(self) -> None:
         """Before the first step, one training batch goes through the nets (``check_batch``), so that a net
@@ -157,9 +174,11 @@ class TrainingModule(LightningModule):
         self._configured_optimizer_settings = optimizer_settings(self.trainer.optimizers)  # see on_train_start
         batch = first_training_batch(self.trainer)
         if batch is not None:
+            precision = self.trainer.precision_plugin  # the batch and dtypes as the training step sees them
             # eval mode, no gradients and a forked RNG: the check changes no state the run depends on
             with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []), torch.no_grad():
-                self.check_batch(batch)
+                with precision.train_step_context():
+                    self.check_batch(precision.convert_input(batch))
 
     def on_train_start(self) -> None:
         """On resume, the optimiser settings of the config (learning rate, betas, ...) apply, not those stored in
@@ -216,13 +235,37 @@ class TrainingModule(LightningModule):
         connector = getattr(self.trainer, "_logger_connector", None)
         return bool(getattr(self.trainer, "fast_dev_run", False) or getattr(connector, "should_update_logs", True))
 
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self.share_rank_zero_buffers()
+
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         if self.logs_this_step():  # reading the flags is a host-device sync: only where the logger records
             self.raise_if_diverged()
 
     def on_validation_start(self) -> None:
+        self.share_rank_zero_buffers()  # every process measures the model that rank 0 saves
         if self.trainer.state.fn == "fit":
             self.raise_if_diverged()  # before metrics meet non-finite samples
+
+    def share_rank_zero_buffers(self) -> None:
+        """Under DDP, give every process rank 0's buffers (batch norm's running statistics, the EMA's), as DDP's
+        ``broadcast_buffers`` (on by default) promises before each forward pass. With the two nets called inside
+        one manual training step, DDP's own broadcast did not happen (measured: each rank kept its own running
+        statistics), so a resumed run, which gets rank 0's from the checkpoint, went elsewhere, and validation
+        sampled from per-rank models that no checkpoint holds."""
+        strategy = self.trainer.strategy
+        if self.trainer.world_size == 1 or not isinstance(strategy, DDPStrategy):
+            return
+        if not strategy._ddp_kwargs.get("broadcast_buffers", True):
+            return  # the user asked for per-rank buffers
+        same_kind: dict[tuple[torch.dtype, torch.device], list[Tensor]] = {}
+        for buffer in self.buffers():
+            same_kind.setdefault((buffer.dtype, buffer.device), []).append(buffer)
+        for buffers in same_kind.values():  # one broadcast per dtype and device
+            flat = torch.cat([buffer.reshape(-1) for buffer in buffers])
+            torch.distributed.broadcast(flat, src=0)
+            for buffer, value in zip(buffers, flat.split([buffer.numel() for buffer in buffers])):
+                buffer.copy_(value.view_as(buffer))
 
     # -- test: the validation measures on the test split -------------------------------------------------
     def test_step(self, batch: Any, batch_idx: int) -> Any:
@@ -273,6 +316,7 @@ class AlternatingUpdates(TrainingModule):
         # as "parameters that were not used in producing the loss" (Lightning #20328, #20866). Lightning calls
         # prepare_for_backward before each manual backward, so unused-parameter detection per pass is exact;
         # turning it on here makes `strategy=ddp` work for every variant instead of failing at step two.
+        super().setup(stage)
         strategy = self.trainer.strategy
         if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get("find_unused_parameters"):
             strategy._ddp_kwargs["find_unused_parameters"] = True
@@ -347,7 +391,7 @@ class GenerativeModule(TrainingModule, LatentSampling):
         self.register_buffer("fixed_noise", torch.randn(n_grid_samples, latent_dim))
         self._noise_seed = int(torch.randint(0, 2**62, ()).item())  # follows seed_everything
         self._noise: torch.Generator | None = None
-        self._noise_state: Tensor | None = None
+        self._resumed_noise: list[Tensor | None] | None = None  # every rank's noise state, from a checkpoint
 
     def check_batch(self, batch: Any) -> None:
         """The generator's samples must have the data's shape (a 32x32 generator on 28x28 data is refused)."""
@@ -366,13 +410,19 @@ class GenerativeModule(TrainingModule, LatentSampling):
     # -- noise, labels and sampling --------------------------------------------------------------------
     @property
     def noise_generator(self) -> torch.Generator:
-        """The random generator for all training-time randomness (saved in checkpoints)."""
+        """The random generator for all training-time randomness, one stream per DDP rank (each rank's state
+        saved in checkpoints, so a resumed run draws what the uninterrupted run would have, on every rank)."""
         if self._noise is None or self._noise.device != self.device:
             self._noise = torch.Generator(device=self.device)
             self._noise.manual_seed(self._noise_seed + self.global_rank)  # each DDP rank draws its own noise
-            if self._noise_state is not None:
-                self._noise.set_state(self._noise_state)
-                self._noise_state = None
+            if self._resumed_noise is not None:
+                rank, states = self.global_rank, self._resumed_noise
+                state = states[rank] if rank < len(states) else None
+                if state is not None:
+                    self._noise.set_state(state)
+                else:  # a resume with more processes than saved: a stream none of the saved ones has drawn from
+                    self._noise.manual_seed(self._noise_seed + rank + 1_000_003 * (self.discriminator_steps + 1))
+                self._resumed_noise = None
         return self._noise
 
     def sample_latent(self, n: int) -> Tensor:
@@ -430,17 +480,22 @@ class GenerativeModule(TrainingModule, LatentSampling):
 
     # -- checkpoints -----------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        own: Tensor | None = None
+        if self._noise is not None:
+            own = self._noise.get_state()
+        elif self._resumed_noise is not None and self.global_rank < len(self._resumed_noise):
+            own = self._resumed_noise[self.global_rank]  # not drawn from since the resume
+        states = from_every_rank(own)  # before the divergence check, which may raise on one rank
         super().on_save_checkpoint(checkpoint)
-        checkpoint["lightning_gans"].update(
-            noise_seed=self._noise_seed, noise_state=self._noise.get_state() if self._noise is not None else None
-        )
+        checkpoint["lightning_gans"].update(noise_seed=self._noise_seed, noise_state=states[0], noise_states=states)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_load_checkpoint(checkpoint)
         state = checkpoint.get("lightning_gans")
         if state is not None:
             self._noise_seed = state["noise_seed"]
-            self._noise, self._noise_state = None, state["noise_state"]
+            # rank 0's alone in checkpoints written before each rank's state was kept
+            self._noise, self._resumed_noise = None, state.get("noise_states", [state["noise_state"]])
 
 
 class GANModule(AlternatingUpdates, GenerativeModule):

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import torch
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.utilities import rank_zero_warn
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 
 @dataclass(frozen=True)
@@ -39,21 +39,31 @@ def labels_of(dataset: Dataset) -> torch.Tensor | None:
     return None if targets is None else torch.as_tensor(targets)
 
 
-class EpochSeededSampler(Sampler[int]):
-    """A random permutation that depends only on (seed, epoch).
+class EpochSeededSampler(DistributedSampler):
+    """A random permutation that depends only on (seed, epoch), split between the processes of a DDP run.
 
     Lightning calls ``set_epoch`` before each epoch, so a run resumed from a checkpoint sees exactly the
     batches the uninterrupted run would have seen; ``shuffle=True`` with a global RNG cannot promise that.
+
+    With ``num_replicas`` processes of ``batch_size`` each, global batch k is the permutation's k-th run of
+    ``num_replicas * batch_size`` indices and process r takes its r-th block: together the processes train on
+    the very batches one process with the summed batch size would, rank 0's block first. A resume skips a
+    number of samples, so it continues mid-epoch at any number of processes. Being a ``DistributedSampler``,
+    it is kept as it is by Lightning, whose ``DistributedSamplerWrapper`` (which cannot skip) would replace it.
     """
 
-    def __init__(self, data: Sized, seed: int) -> None:
+    def __init__(self, data: Sized, seed: int, batch_size: int = 1, num_replicas: int = 1, rank: int = 0) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        super().__init__(data, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=True)  # type: ignore[arg-type]
         self.size = len(data)
-        self.seed = seed
-        self.epoch = 0
-        self.resume: tuple[int, int] | None = None  # (epoch, samples already served in it)
+        self.batch_size = batch_size
+        self.resume: tuple[int, int] | None = None  # (epoch, samples of it already served to all processes)
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    @property
+    def global_batch_size(self) -> int:
+        """Samples per step over all processes."""
+        return self.batch_size * self.num_replicas
 
     def resume_at(self, epoch: int, samples_served: int) -> None:
         """Start the next pass over ``epoch`` after its first ``samples_served`` indices (a mid-epoch resume)."""
@@ -66,10 +76,16 @@ class EpochSeededSampler(Sampler[int]):
         if self.resume is not None and self.resume[0] == self.epoch:
             start = self.resume[1]
         self.resume = None
-        return iter(order[start:])
+        if self.num_replicas == 1:
+            return iter(order[start:])  # the data loader drops the last partial batch
+        steps, block = (self.size - start) // self.global_batch_size, self.rank * self.batch_size
+        first = [start + step * self.global_batch_size + block for step in range(steps)]
+        return iter([order[i] for begin in first for i in range(begin, begin + self.batch_size)])
 
     def __len__(self) -> int:
-        return self.size
+        if self.num_replicas == 1:
+            return self.size
+        return self.size // self.global_batch_size * self.batch_size
 
 
 class ResumableDataLoader(DataLoader):
@@ -79,33 +95,38 @@ class ResumableDataLoader(DataLoader):
     back to ``load_state_dict`` on resume, before the first batch is drawn. With an ``EpochSeededSampler``
     the resumed epoch then continues with the very batch the interrupted run would have drawn next, so a
     run resumed from a checkpoint taken mid-epoch (the time-interval ``last.ckpt``) trains on exactly the
-    batches the uninterrupted run did. Its constructor is DataLoader's own, so Lightning can rebuild it
-    (e.g. with a distributed sampler); a sampler that cannot skip restarts the epoch, with a warning.
+    batches the uninterrupted run did, under DDP too. The position is counted in samples served to all
+    processes. Its constructor is DataLoader's own, so Lightning can rebuild it; another sampler, which
+    cannot skip, restarts the epoch, with a warning.
     """
 
     def __iter__(self) -> Iterator[Any]:  # type: ignore[override]  # Lightning only calls next() on it
         sampler = self.sampler
-        skip = 0
-        if isinstance(sampler, EpochSeededSampler) and sampler.resume is not None:
-            skip = sampler.resume[1] // (self.batch_size or 1) if sampler.resume[0] == sampler.epoch else 0
-        self._position = (getattr(sampler, "epoch", 0), skip)
+        served, per_batch = 0, self.batch_size or 1
+        if isinstance(sampler, EpochSeededSampler):
+            per_batch *= sampler.num_replicas
+            if sampler.resume is not None and sampler.resume[0] == sampler.epoch:
+                served = sampler.resume[1]
+        self._position = (getattr(sampler, "epoch", 0), served)
         for batch in super().__iter__():
-            self._position = (self._position[0], self._position[1] + 1)  # counted as taken once handed out
+            self._position = (self._position[0], self._position[1] + per_batch)  # counted as taken once handed out
             yield batch
 
     def state_dict(self) -> dict[str, int]:
-        epoch, batches = getattr(self, "_position", (0, 0))
-        return {"epoch": epoch, "batches": batches}
+        epoch, samples = getattr(self, "_position", (0, 0))
+        return {"epoch": epoch, "samples": samples}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        if not state.get("batches"):
+        # checkpoints before the DDP-exact resume counted one process's batches
+        samples = state.get("samples", state.get("batches", 0) * (self.batch_size or 1))
+        if not samples:
             return
-        if isinstance(self.sampler, EpochSeededSampler) and self.batch_size is not None:
-            self.sampler.resume_at(state["epoch"], state["batches"] * self.batch_size)
+        if isinstance(self.sampler, EpochSeededSampler):
+            self.sampler.resume_at(state["epoch"], samples)
         else:
             rank_zero_warn(
-                f"the training sampler ({type(self.sampler).__name__}) cannot skip to batch {state['batches']} of "
-                f"epoch {state['epoch']}: the resumed epoch starts again from its first batch"
+                f"the training sampler ({type(self.sampler).__name__}) cannot skip the {samples} samples already "
+                f"served in epoch {state['epoch']}: the resumed epoch starts again from its first batch"
             )
 
 
@@ -142,14 +163,25 @@ class GANDataModule(LightningDataModule):
         return (ResumableDataLoader if train else DataLoader)(
             dataset,
             batch_size=self.batch_size,
-            sampler=EpochSeededSampler(dataset, self.seed) if train else None,  # type: ignore[arg-type]
+            sampler=self._training_sampler(dataset) if train else None,
             # a last short batch would give batch norm a batch of one and the two nets unequal batches
             drop_last=train,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            pin_memory=self._on_gpu(),  # page-locked batches: the copy to the GPU overlaps the step
             # the workers' base seed comes from here, not from the global RNG that the models' dropout uses
             generator=torch.Generator().manual_seed(self.seed),
         )
+
+    def _on_gpu(self) -> bool:
+        trainer = self.trainer
+        return trainer is not None and trainer.strategy.root_device.type == "cuda"
+
+    def _training_sampler(self, dataset: Dataset) -> EpochSeededSampler:
+        # split between the processes here, where the trainer is known, so that Lightning keeps it
+        trainer = self.trainer
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        return EpochSeededSampler(dataset, self.seed, self.batch_size, replicas, rank)  # type: ignore[arg-type]
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, train=True)

@@ -105,9 +105,11 @@ def phrase(noun: str, adjectives: Sequence[str], template: int) -> str:
 
 
 def fashion_captions(
-    images: Tensor, labels: Tensor, terciles: dict[str, Tensor], seed: int, hold_out: bool
+    images: Tensor, labels: Tensor, terciles: dict[str, Tensor], seed: int, hold_out: bool, canonical: bool = False
 ) -> list[str]:
-    """A caption per image (see the module docstring); ``hold_out`` drops the width word from held-out combinations."""
+    """A caption per image (see the module docstring); ``hold_out`` drops the width word from held-out combinations.
+    ``canonical`` words every caption the same way (the first template, each attribute's first word), so that
+    images with the same class and attributes get the same string."""
     measured = measure_attributes(images)
     rng = torch.Generator().manual_seed(seed)
     choices = torch.randint(0, 2**30, (len(images), 1 + len(ATTRIBUTE_WORDS)), generator=rng).tolist()
@@ -121,9 +123,10 @@ def fashion_captions(
                 poles[name] = int(value > high)
         if hold_out and (poles.get("brightness"), poles.get("width")) == HELD_OUT[label % len(HELD_OUT)]:
             del poles["width"]
-        adjectives = [ATTRIBUTE_WORDS[name][pole][choices[i][1 + j] % 2]
+        words = [0] * len(choices[i]) if canonical else choices[i]
+        adjectives = [ATTRIBUTE_WORDS[name][pole][words[1 + j] % 2]
                       for j, name in enumerate(ATTRIBUTE_WORDS) if (pole := poles.get(name)) is not None]  # fmt: skip
-        captions.append(phrase(FASHION_NOUNS[label], adjectives, choices[i][0] % len(TEMPLATES)))
+        captions.append(phrase(FASHION_NOUNS[label], adjectives, words[0] % len(TEMPLATES)))
     return captions
 
 

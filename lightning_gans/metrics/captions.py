@@ -10,7 +10,9 @@ checked on generated images:
   whose measured attribute moves the way w says (darker for "dark"; a tie counts as not moving). A generator
   that ignores the word scores 0, one that changes the image at random about 0.5; the bar is 0.9;
 * the same on the held-out combinations (``HELD_OUT``): "a dark wide pullover" against "a light wide pullover"
-  (brightness) and "a dark narrow pullover" (width), captions whose combination no training caption had.
+  (brightness) and "a dark narrow pullover" (width), captions whose combination no training caption had;
+* ``within_caption_diversity``: how much samples for one caption differ from each other, against real images
+  with that caption (a generator that collapses within a caption follows it and still fails here).
 
 Written here: no library measures attribute words against pixel statistics.
 """
@@ -93,3 +95,46 @@ def attribute_direction(
 
 
 __all__ = ["GenerateText", "attribute_direction", "class_agreement"]
+
+
+def mean_pairwise_distance(features: Tensor) -> float:
+    """The mean Euclidean distance between two different rows of ``features``."""
+    n = len(features)
+    if n < 2:
+        raise ValueError("the mean pairwise distance needs at least 2 samples")
+    return (torch.cdist(features, features).sum() / (n * (n - 1))).item()
+
+
+@torch.no_grad()
+def within_caption_diversity(
+    generate: GenerateText,
+    latent_dim: int,
+    images: Tensor,
+    captions: Sequence[str],
+    classifier: FeatureNetwork,
+    per_caption: int = 50,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Does a generator vary within a caption as the data do? For every caption that at least ``per_caption``
+    of the real ``images`` carry: the mean pairwise distance of ``per_caption`` samples for it, and of
+    ``per_caption`` of those real images (the first ones), in ``classifier``'s feature space, each averaged over
+    the captions. ``diversity_ratio`` is generated over real (1: as varied as the data; a generator that
+    ignores its noise scores 0)."""
+    grouped: dict[str, list[int]] = {}
+    for index, caption in enumerate(captions):
+        grouped.setdefault(caption, []).append(index)
+    chosen = sorted(caption for caption, indices in grouped.items() if len(indices) >= per_caption)
+    if not chosen:
+        raise ValueError(f"no caption is carried by {per_caption} images: lower per_caption")
+    z = _latents(per_caption, latent_dim, seed)
+    generated, real = [], []
+    for caption in chosen:
+        generated.append(mean_pairwise_distance(classifier.features(generate(z, [caption] * per_caption).cpu())))
+        real.append(mean_pairwise_distance(classifier.features(images[grouped[caption][:per_caption]].cpu())))
+    mean_generated, mean_real = sum(generated) / len(chosen), sum(real) / len(chosen)
+    return {
+        "diversity/generated": mean_generated,
+        "diversity/real": mean_real,
+        "diversity_ratio": mean_generated / mean_real,
+        "diversity/captions": float(len(chosen)),
+    }

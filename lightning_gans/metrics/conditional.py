@@ -77,3 +77,21 @@ class ConditionalAccuracy(Metric):
             "label_mapping": torch.tensor(mapping),
             "per_label_accuracy": hits.float() / self.confusion.sum(1).clamp(min=1),
         }
+
+
+def code_clustering(codes: Tensor, labels: Tensor, num_codes: int, num_classes: int) -> dict[str, float]:
+    """How well a code inferred from *real* images clusters them by class, ClusterGAN's protocol (Mukherjee et
+    al. 2019, "ClusterGAN: Latent Space Clustering in Generative Adversarial Networks", section 4.2):
+    ``cluster_accuracy`` after the best one-to-one code-to-class matching, ``nmi`` and ``ari``
+    (torchmetrics' normalised mutual information and adjusted Rand index)."""
+    from torchmetrics.functional.clustering import adjusted_rand_score, normalized_mutual_info_score
+
+    if codes.shape != labels.shape or codes.dim() != 1:
+        raise ValueError("need one code and one label per image")
+    confusion = torch.bincount(codes.long() * num_classes + labels.long(), minlength=num_codes * num_classes)
+    accuracy, _ = matched_accuracy(confusion.view(num_codes, num_classes))
+    return {
+        "cluster_accuracy": accuracy,
+        "nmi": float(normalized_mutual_info_score(codes.long(), labels.long())),
+        "ari": float(adjusted_rand_score(codes.long(), labels.long())),
+    }

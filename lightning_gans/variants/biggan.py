@@ -1,5 +1,5 @@
 """BigGAN (lite): Brock, Donahue & Simonyan 2019, "Large Scale GAN Training for High Fidelity Natural Image
-Synthesis" (ICLR 2019, arXiv:1809.11096), sections 3-4 and appendix B.
+Synthesis" (ICLR 2019, arXiv:1809.11096), sections 3-4 and appendix B. ::
 
     G(z, y): hierarchical latents and class-conditional batch norm from a shared class embedding
     D(x, y) = psi(phi(x)) + embed(y) . phi(x)          (projection discriminator, Miyato & Koyama 2018)

@@ -2,7 +2,7 @@
 Networks" (arXiv:1703.10593), sections 3-4.
 
 Two generators, G: A -> B and F: B -> A, and two discriminators, D_B on domain B and D_A on domain A, trained
-on unpaired batches (a, b) with
+on unpaired batches (a, b) with::
 
     L_GAN(G, D_B) + L_GAN(F, D_A)                                      (least squares, section 4)
   + lambda_cyc * ( ||F(G(a)) - a||_1 + ||G(F(b)) - b||_1 )            (cycle consistency, lambda_cyc = 10)
@@ -162,7 +162,7 @@ class CycleGAN(TranslationModule):
         return translated(self.generator_ba, b, self.device)
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        """``val/cycle_l1_a`` = |F(G(a)) - a| and ``val/cycle_l1_b`` = |G(F(b)) - b|, on [0, 1] images."""
+        """``val/cycle_l1_a`` = ``|F(G(a)) - a|`` and ``val/cycle_l1_b`` = ``|G(F(b)) - b|``, on [0, 1] images."""
         a, b = batch
         self.val_cycle_a(to_unit_range(self.translate_back(self.translate(a))), to_unit_range(a))
         self.val_cycle_b(to_unit_range(self.translate(self.translate_back(b))), to_unit_range(b))

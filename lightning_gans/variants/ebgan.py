@@ -2,7 +2,7 @@
 
 "Can the discriminator generate?" EBGAN answers by making D an energy function rather than a classifier: an
 auto-encoder whose reconstruction error is the energy, low near the data and high elsewhere. G then
-generates into the low-energy regions, and D's decoder can itself map any input towards the data manifold.
+generates into the low-energy regions, and D's decoder can itself map any input towards the data manifold. ::
 
     for each training iteration:
         sample a noise minibatch z and a data minibatch x

@@ -1,4 +1,4 @@
-"""GAN: Goodfellow et al. 2014, "Generative Adversarial Nets" (arXiv:1406.2661), Algorithm 1.
+"""GAN: Goodfellow et al. 2014, "Generative Adversarial Nets" (arXiv:1406.2661), Algorithm 1. ::
 
     for each training iteration:
         for k steps:                                   # k = n_critic

@@ -1,5 +1,5 @@
 """GAN-CLS with GAN-INT: Reed et al. 2016, "Generative Adversarial Text to Image Synthesis" (arXiv:1605.05396),
-Algorithm 1 and section 4.3.
+Algorithm 1 and section 4.3. ::
 
     for each training iteration:
         h = phi(t) of the batch's captions; h_w = phi of mismatched captions (the batch's, shifted)
@@ -10,11 +10,16 @@ Algorithm 1 and section 4.3.
         D step: minimise  L(s_r as real) + (L(s_w as fake) + L(s_f as fake)) / 2
         G step: minimise  L(D(x_f, h) as real)
                         + L(D(G(z', h_int), h_int) as real),  h_int = beta h + (1 - beta) h_w   (GAN-INT)
+                        + lambda KL(N(mu(h), sigma(h)^2) || N(0, I))   (with a StackGAN generator, below)
 
 ``L`` is any registered adversarial loss (the paper's is the cross-entropy, the non-saturating one here).
 GAN-INT trains G on captions that are not in the data, between the embeddings of real ones; D never sees a real
 image for them, so only G's term uses them. Mismatched pairs whose captions are the same string are left out
 of the wrong term, since they are not wrong.
+
+With a generator built with ``conditioning_augmentation`` (``text_dcgan``), G reads a sample of a Gaussian that
+the embedding parameterises, StackGAN's conditioning augmentation (Zhang et al. 2017, arXiv:1612.03242,
+section 3.1), and its KL term, weighted by ``conditioning_kl_weight`` (StackGAN's lambda = 1), joins G's loss.
 
 The text encoder (a registry kind of its own, ``lightning_gans.text``) trains with the discriminator:
 Reed et al. pretrained theirs on the captions; a small encoder learnt by D's matching-aware objective is the
@@ -72,6 +77,7 @@ class GANCLS(CaptionSampling, GANModule):
         matching_aware: GAN-CLS's wrong-text term (off: a plain text-conditional GAN).
         interpolation: beta of GAN-INT (the paper's 0.5).
         interpolation_weight: weight of GAN-INT's generator term (0 turns GAN-INT off).
+        conditioning_kl_weight: lambda of StackGAN's KL term, for a generator with conditioning augmentation.
         grid_captions: captions for sample grids and for sampling without captions (default: the first training
             batch's).
         g_optimizer, d_optimizer, ema_decay, n_grid_samples: see ``GANModule``.
@@ -86,6 +92,7 @@ class GANCLS(CaptionSampling, GANModule):
         matching_aware: bool = True,
         interpolation: float = 0.5,
         interpolation_weight: float = 1.0,
+        conditioning_kl_weight: float = 1.0,
         grid_captions: list[str] | None = None,
         g_optimizer: OptimizerCallable = adam_2e4_beta05,
         d_optimizer: OptimizerCallable = adam_2e4_beta05,
@@ -115,6 +122,9 @@ class GANCLS(CaptionSampling, GANModule):
         self.matching_aware, self.interpolation, self.interpolation_weight = (
             matching_aware, interpolation, interpolation_weight
         )  # fmt: skip
+        if conditioning_kl_weight < 0:
+            raise ValueError(f"conditioning_kl_weight must be >= 0, got {conditioning_kl_weight}")
+        self.conditioning_kl_weight = conditioning_kl_weight
         self.grid_captions = list(grid_captions or [])
 
     def configure_optimizers(self) -> tuple[Optimizer, Optimizer]:
@@ -162,6 +172,11 @@ class GANCLS(CaptionSampling, GANModule):
                 made = self.generator(self.sample_latent(len(real)), between)
                 made_loss = self.loss.g_loss(real_now, self.discriminator(made, between))
                 g_loss = g_loss + self.interpolation_weight * made_loss
+            conditioning_kl = getattr(self.generator, "conditioning_kl", None)
+            if getattr(self.generator, "conditioning_augmentation", False) and callable(conditioning_kl):
+                kl = conditioning_kl(fixed_text)
+                metrics["train/g_conditioning_kl"] = kl
+                g_loss = g_loss + self.conditioning_kl_weight * kl
             self.update_generator(g_opt, g_loss)
         self.log_train({**metrics, "train/g_loss": g_loss})
 

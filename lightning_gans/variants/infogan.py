@@ -36,7 +36,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor
 from torch.optim import Adam, Optimizer
 
-from lightning_gans.core.module import GANModule, adam_2e4_beta05
+from lightning_gans.core.module import GANModule, adam_2e4_beta05, evaluating
 from lightning_gans.core.parts import Discriminator, Generator
 from lightning_gans.losses.base import AdversarialLoss, real_logits_if_relativistic
 from lightning_gans.losses.gan import NonSaturatingLoss
@@ -116,6 +116,13 @@ class InfoGAN(GANModule):
         if out.dim() != 2 or out.shape[1] != expected:
             raise ValueError(f"an InfoGAN discriminator gives {expected} outputs per image, got {tuple(out.shape)}")
         return out[:, 0], out[:, 1 : 1 + self.num_classes], out[:, 1 + self.num_classes :]
+
+    @torch.no_grad()
+    def infer_codes(self, images: Tensor) -> Tensor:
+        """Q's most likely categorical code of each image, in eval mode: the cluster InfoGAN puts a real image in
+        (``lightning_gans.metrics.conditional.code_clustering`` scores it against the classes)."""
+        with evaluating(self.discriminator):
+            return self.discriminate(images.to(self.device))[1].argmax(1)
 
     def information_loss(self, cat_logits: Tensor, cont_means: Tensor, codes: Tensor, z: Tensor) -> Tensor:
         """-lambda * (lower bound of I(c; G(z, c)) - H(c)): the codes' negative log-likelihood under Q."""

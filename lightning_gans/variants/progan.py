@@ -1,5 +1,5 @@
 """ProGAN: Karras, Aila, Laine & Lehtinen 2018, "Progressive Growing of GANs for Improved Quality, Stability, and
-Variation" (ICLR 2018, arXiv:1710.10196), sections 2-4 and appendix A.1.
+Variation" (ICLR 2018, arXiv:1710.10196), sections 2-4 and appendix A.1. ::
 
     start G and D at the smallest resolution (4x4; 7x7 for 28 px images)
     for each resolution r = start, 2 start, ..., image_size:

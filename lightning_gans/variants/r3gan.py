@@ -1,5 +1,5 @@
 """R3GAN: Huang, Gokaslan, Kuleshov & Tompkin 2024, "The GAN is dead; long live the GAN! A Modern GAN
-Baseline" (NeurIPS 2024, arXiv:2501.05441), sections 2-3.
+Baseline" (NeurIPS 2024, arXiv:2501.05441), sections 2-3. ::
 
     f(t) = softplus(t) = -log sigmoid(-t)                          # the relativistic pairing loss (RpGAN)
     for each iteration:

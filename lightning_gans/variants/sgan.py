@@ -4,7 +4,7 @@
 
 D is a classifier over K + 1 classes: the K real classes and "generated". Salimans et al. fix the logit of
 the generated class at 0, so D's K outputs l_1..l_K are an ordinary K-way classifier and
-D(x) = Z(x) / (Z(x) + 1) with Z(x) = sum_k exp(l_k(x)) is the probability that x is real:
+D(x) = Z(x) / (Z(x) + 1) with Z(x) = sum_k exp(l_k(x)) is the probability that x is real: ::
 
     L_D = L_supervised + L_unsupervised
         L_supervised   = -E_{(x, y) labelled} log p(y | x, y <= K)             (cross-entropy on l)

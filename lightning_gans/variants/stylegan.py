@@ -1,6 +1,6 @@
 """StyleGAN (lite): Karras, Laine & Aila 2019, "A Style-Based Generator Architecture for Generative Adversarial
 Networks" (arXiv:1812.04948), with the generator and regularisers of Karras et al. 2020, "Analyzing and Improving
-the Image Quality of StyleGAN" (StyleGAN2, arXiv:1912.04958), sections 2-3 and appendix B.
+the Image Quality of StyleGAN" (StyleGAN2, arXiv:1912.04958), sections 2-3 and appendix B. ::
 
     G = synthesis o mapping: z -> w -> per-layer styles -> modulated convolutions from a constant input, with
         per-pixel noise (``lightning_gans.nets.stylegan``)
@@ -133,7 +133,7 @@ class StyleGAN(GAN):
         return self.style_generator.synthesis(self.mixed_styles(n), self.noise_generator)
 
     def path_length_penalty(self, n: int) -> Tensor:
-        """StyleGAN2's eq. 4: (|J_w^T y| - a)^2, with ``a`` the running mean of the path lengths."""
+        """StyleGAN2's eq. 4: ``(|J_w^T y| - a)^2``, with ``a`` the running mean of the path lengths."""
         ws = self.mixed_styles(n)
         # double backward: ``synthesis`` is a plain method, so it runs eagerly even where CompileNets compiled the
         # generator's __call__ (compiled graphs do not support double backward)

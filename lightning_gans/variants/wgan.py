@@ -1,4 +1,4 @@
-"""WGAN: Arjovsky, Chintala & Bottou 2017, "Wasserstein GAN" (arXiv:1701.07875), Algorithm 1.
+"""WGAN: Arjovsky, Chintala & Bottou 2017, "Wasserstein GAN" (arXiv:1701.07875), Algorithm 1. ::
 
     while theta has not converged:
         for t = 0, ..., n_critic:                              # n_critic = 5

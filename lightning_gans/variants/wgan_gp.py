@@ -1,4 +1,4 @@
-"""WGAN-GP: Gulrajani et al. 2017, "Improved Training of Wasserstein GANs" (arXiv:1704.00028), Algorithm 1.
+"""WGAN-GP: Gulrajani et al. 2017, "Improved Training of Wasserstein GANs" (arXiv:1704.00028), Algorithm 1. ::
 
     while theta has not converged:
         for t = 1, ..., n_critic:                                          # n_critic = 5
