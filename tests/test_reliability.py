@@ -351,3 +351,13 @@ def test_inception_weights_that_would_run_code_are_refused_before_torch_fidelity
     with pytest.raises(FeatureNetworkUnavailable, match="not a file of weights only"):
         InceptionV3(weights_path=str(tmp_path / "weights.pth"))
     assert not marker.exists()
+
+
+def test_a_rank_that_had_not_drawn_noise_when_saved_resumes_with_its_seeds_stream() -> None:
+    from lightning_gans.variants.dcgan import DCGAN
+
+    model = DCGAN()
+    fresh = torch.randn(4, generator=model.noise_generator)
+    resumed = DCGAN()
+    resumed.on_load_checkpoint({"lightning_gans": {"noise_seed": model._noise_seed, "noise_state": None}})
+    assert torch.equal(torch.randn(4, generator=resumed.noise_generator), fresh)

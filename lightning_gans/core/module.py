@@ -417,11 +417,10 @@ class GenerativeModule(TrainingModule, LatentSampling):
             self._noise.manual_seed(self._noise_seed + self.global_rank)  # each DDP rank draws its own noise
             if self._resumed_noise is not None:
                 rank, states = self.global_rank, self._resumed_noise
-                state = states[rank] if rank < len(states) else None
-                if state is not None:
-                    self._noise.set_state(state)
-                else:  # a resume with more processes than saved: a stream none of the saved ones has drawn from
+                if rank >= len(states):  # a resume with more processes than saved: a stream none has drawn from
                     self._noise.manual_seed(self._noise_seed + rank + 1_000_003 * (self.discriminator_steps + 1))
+                elif (state := states[rank]) is not None:  # None: this rank had not drawn yet; its seed is its state
+                    self._noise.set_state(state)
                 self._resumed_noise = None
         return self._noise
 

@@ -52,23 +52,28 @@ class AcrossProcesses(_BatchNorm):
         self._check_input_dim(input)
         dims = [0, *range(2, input.dim())]
         shape = [1, -1] + [1] * (input.dim() - 2)
-        count = torch.full((1,), input.numel() // input.shape[1], dtype=input.dtype, device=input.device)
-        sums = all_reduce(torch.cat([input.sum(dims), count]))  # summed over processes, gradient included
+        # statistics in float32 at least (under bf16 autocast too), as torch's batch norm kernels keep them
+        x = input.to(torch.promote_types(input.dtype, torch.float32))
+        count = torch.full((1,), x.numel() // x.shape[1], dtype=x.dtype, device=x.device)
+        sums = all_reduce(torch.cat([x.sum(dims), count]))  # summed over processes, gradient included
         n = sums[-1]
+        if n < 2:
+            raise ValueError(f"batch norm needs more than 1 value per channel over all processes, got {int(n)}")
         mean = sums[:-1] / n
-        centred = input - mean.view(shape)
+        centred = x - mean.view(shape)
         var = all_reduce((centred * centred).sum(dims)) / n  # the biased variance normalises, as in batch norm
         if self.track_running_stats and self.running_mean is not None and self.running_var is not None:
             with torch.no_grad():
                 assert self.num_batches_tracked is not None
                 self.num_batches_tracked.add_(1)
                 momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
-                self.running_mean.lerp_(mean.detach(), momentum)
-                self.running_var.lerp_(var.detach() * n / (n - 1), momentum)  # the unbiased one is tracked
+                self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), momentum)
+                unbiased = var.detach() * n / (n - 1)  # the unbiased variance is tracked
+                self.running_var.lerp_(unbiased.to(self.running_var.dtype), momentum)
         output = centred * torch.rsqrt(var.view(shape) + self.eps)
         if self.affine:
             output = output * self.weight.view(shape) + self.bias.view(shape)
-        return output
+        return output.to(input.dtype)
 
 
 class AcrossProcesses1d(AcrossProcesses, nn.BatchNorm1d):
