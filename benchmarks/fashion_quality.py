@@ -116,6 +116,23 @@ def real_floor(root: str, split: Split, budget: float, seed: int) -> dict[str, A
     return {"metrics": score(batches_of(real_images(root, split, seed)[1]), root, split, seed)}
 
 
+def plain_step(real: Any, generator: Any, discriminator: Any, ema: Any, g_opt: Any, d_opt: Any, loss: Any,
+               noise: torch.Generator) -> None:  # fmt: skip
+    """One iteration of the plain PyTorch DCGAN loop: D on real and the detached fake, then G, then the EMA."""
+    fake = generator(torch.randn(real.shape[0], 100, generator=noise))
+    d_loss = loss.d_loss(discriminator(real), discriminator(fake.detach()))
+    d_opt.zero_grad(set_to_none=True)
+    d_loss.backward()
+    d_opt.step()
+    discriminator.requires_grad_(False)
+    g_loss = loss.g_loss(None, discriminator(fake))  # non-saturating: no real logits needed
+    g_opt.zero_grad(set_to_none=True)
+    g_loss.backward()
+    g_opt.step()
+    discriminator.requires_grad_(True)
+    ema.update_parameters(generator)
+
+
 def plain_dcgan(root: str, split: Split, budget: float, seed: int) -> dict[str, Any]:
     """The default recipe as a plain PyTorch loop (no Lightning)."""
     from torch.optim.swa_utils import AveragedModel
@@ -139,18 +156,7 @@ def plain_dcgan(root: str, split: Split, budget: float, seed: int) -> dict[str, 
     while time.process_time() < budget:
         loader.sampler.set_epoch(epoch)  # type: ignore[union-attr]
         for real, _ in loader:
-            fake = generator(torch.randn(real.shape[0], 100, generator=noise))
-            d_loss = loss.d_loss(discriminator(real), discriminator(fake.detach()))
-            d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_opt.step()
-            discriminator.requires_grad_(False)
-            g_loss = loss.g_loss(None, discriminator(fake))  # non-saturating: no real logits needed
-            g_opt.zero_grad(set_to_none=True)
-            g_loss.backward()
-            g_opt.step()
-            discriminator.requires_grad_(True)
-            ema.update_parameters(generator)
+            plain_step(real, generator, discriminator, ema, g_opt, d_opt, loss, noise)
             steps += 1
             if time.process_time() >= budget:
                 break

@@ -77,6 +77,7 @@ def train_recipe(row: str, folder: Path, root: str, minutes: list[float]) -> Non
 
 def train_plain_dcgan(folder: Path, root: str, minutes: list[float]) -> None:
     """``fashion_quality.py``'s plain loop, with the budget checkpoints and a resumable ``last.pt``."""
+    from fashion_quality import plain_step
     from torch.optim.swa_utils import AveragedModel
 
     from lightning_gans.core.module import adam_2e4_beta05, ema_with_warmup
@@ -116,18 +117,7 @@ def train_plain_dcgan(folder: Path, root: str, minutes: list[float]) -> None:
         loader.sampler.set_epoch(epoch)  # type: ignore[union-attr]
         loader.sampler.resume_at(epoch, served)  # type: ignore[union-attr]
         for real, _ in loader:
-            fake = generator(torch.randn(real.shape[0], 100, generator=noise))
-            d_loss = loss.d_loss(discriminator(real), discriminator(fake.detach()))
-            d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_opt.step()
-            discriminator.requires_grad_(False)
-            g_loss = loss.g_loss(None, discriminator(fake))  # non-saturating: no real logits needed
-            g_opt.zero_grad(set_to_none=True)
-            g_loss.backward()
-            g_opt.step()
-            discriminator.requires_grad_(True)
-            ema.update_parameters(generator)
+            plain_step(real, generator, discriminator, ema, g_opt, d_opt, loss, noise)
             served += real.shape[0]
             now = spent + time.process_time() - started
             if now >= 60 * pending[0]:
