@@ -55,10 +55,12 @@ def run_rows(
     path: Path,
     protocol: dict[str, Any],
     order: Callable[[dict[str, Any]], Any],
+    kept: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Each job in a fresh spawned process (``processes`` at a time); the results so far, sorted by ``order``,
-    are written to ``path`` with the protocol after every row, so a stopped benchmark keeps what it measured."""
-    results: list[dict[str, Any]] = []
+    """Each job in a fresh spawned process (``processes`` at a time); the results so far (after ``kept``, the
+    earlier rows of the same protocol), sorted by ``order``, are written to ``path`` with the protocol after
+    every row, so a stopped benchmark keeps what it measured."""
+    results: list[dict[str, Any]] = list(kept or [])
     path.parent.mkdir(parents=True, exist_ok=True)
     with mp.get_context("spawn").Pool(processes, maxtasksperchild=1) as pool:
         for result in pool.imap_unordered(run_row, jobs):

@@ -90,9 +90,9 @@ def tiny_images(n: int = 80, batch_size: int = 8) -> Any:
     return TinyImages()
 
 
-def tiny_captioned(n: int = 40, batch_size: int = 8) -> Any:
-    """``n`` random 1x28x28 images with captions of their label (0..9 in turn): ``(images, captions, labels)``
-    batches, as the caption data modules give."""
+def tiny_captioned(n: int = 40, batch_size: int = 8, one_caption: str | None = None) -> Any:
+    """``n`` random 1x28x28 images with captions of their label (0..9 in turn), or all with ``one_caption``:
+    ``(images, captions, labels)`` batches, as the caption data modules give."""
     import torch
 
     from lightning_gans.data.base import GANDataModule
@@ -103,7 +103,8 @@ def tiny_captioned(n: int = 40, batch_size: int = 8) -> Any:
             super().__init__(batch_size, num_workers=0, seed=0)
             images = torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
             labels = torch.arange(n) % 10
-            captions = [f"a {'dark' if i % 3 else 'light'} {FASHION_NOUNS[int(k)]}" for i, k in enumerate(labels)]
+            captions = [one_caption or f"a {'dark' if i % 3 else 'light'} {FASHION_NOUNS[int(k)]}"
+                        for i, k in enumerate(labels)]  # fmt: skip
             self.train_set = self.val_set = CaptionedImages(images, captions, labels)
 
     return TinyCaptioned()

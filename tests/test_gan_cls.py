@@ -140,6 +140,22 @@ def test_the_training_step_judges_right_wrong_and_interpolated_pairs() -> None:
     assert not any(id(p) in g_params for p in model.text_encoder.parameters())
 
 
+def test_d_judges_the_shifted_pairs_even_when_no_caption_differs() -> None:
+    """A batch of one caption has no wrong pair to score, yet D still runs on the shifted pairs: under DDP with a
+    synced batch norm each forward all-reduces, so a forward that one rank skipped would hang the others."""
+    from lightning.pytorch import Trainer
+
+    model = small()
+    calls: list[tuple[int, bool]] = []  # (batch size, whether the embeddings carry the encoder's graph: D's step)
+    logged: list[dict[str, float]] = []
+    model.discriminator.register_forward_hook(lambda m, args, out: calls.append((len(args[0]), args[1].requires_grad)))
+    model.log_train = lambda metrics: logged.append({k: float(v.detach()) for k, v in metrics.items()})  # type: ignore[method-assign]
+    Trainer(accelerator="cpu", max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+            enable_model_summary=False, limit_val_batches=0).fit(model, tiny_captioned(16, 8, "a bag"))  # fmt: skip
+    assert calls == [(8, True)] * 3 + [(8, False)] * 2, "D's step: real, fake and shifted pairs; G's: fake, GAN-INT"
+    assert len(logged) == 1 and "train/d_wrong" not in logged[0], "no wrong pair was scored"
+
+
 def test_same_captions_are_not_used_as_wrong_ones() -> None:
     model = small()
     index, differ = model.mismatched(["a bag", "a bag", "a coat", "a bag"])

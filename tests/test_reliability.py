@@ -63,7 +63,7 @@ def test_a_mid_epoch_checkpoint_resumes_with_the_next_batch_of_that_epoch(tmp_pa
     batches = iter(loader)
     first = [next(batches) for _ in range(3)]
     state = loader.state_dict()
-    assert state == {"epoch": 2, "samples": 12}
+    assert state == {"epoch": 2, "samples": 12, "global_batch_size": 4}
     rest = list(batches)
 
     fresh = ResumableDataLoader(data, batch_size=4, sampler=EpochSeededSampler(data, seed=3), drop_last=True)
@@ -79,6 +79,27 @@ def test_a_mid_epoch_checkpoint_resumes_with_the_next_batch_of_that_epoch(tmp_pa
     old.load_state_dict({"epoch": 2, "batches": 3})  # a checkpoint from before positions were counted in samples
     old.sampler.set_epoch(2)
     assert [b.tolist() for b in old] == [b.tolist() for b in rest]
+
+
+def test_a_mid_epoch_resume_at_another_global_batch_size_is_refused_with_the_size_to_use() -> None:
+    """Lightning counts the resumed epoch's batches from where they stopped and ends the epoch after len(loader)
+    of the new size: at another global batch size the epoch would lose (or repeat) samples, so it is refused."""
+    from lightning_gans.data.base import EpochSeededSampler, ResumableDataLoader
+
+    data = torch.arange(40).float()
+    state = {"epoch": 2, "samples": 12, "global_batch_size": 4}  # 1 process of 4, three steps in
+    for world, batch_size, hint in [(1, 8, "--data.init_args.batch_size 4 on 1 process"),
+                                    (2, 4, "--data.init_args.batch_size 2 on 2 processes"),
+                                    (3, 4, "whose product is the saved size")]:  # fmt: skip
+        loader = ResumableDataLoader(data, batch_size, sampler=EpochSeededSampler(data, 3, batch_size, world, 0))
+        with pytest.raises(ValueError, match="global batch size of 4") as refused:
+            loader.load_state_dict(state)
+        assert hint in str(refused.value)
+    same = ResumableDataLoader(data, 2, sampler=EpochSeededSampler(data, 3, 2, 2, 0))  # 2 processes of 2 = 4
+    same.load_state_dict(state)
+    assert same.sampler.resume == (2, 12)
+    ended = ResumableDataLoader(data, 8, sampler=EpochSeededSampler(data, 3, 8, 1, 0))
+    ended.load_state_dict({"epoch": 2, "samples": 40, "global_batch_size": 4})  # saved at the epoch's end: fine
 
 
 def ranks_loaders(data: torch.Tensor, world: int, batch_size: int) -> list[torch.utils.data.DataLoader]:
@@ -106,7 +127,7 @@ def test_ddp_ranks_train_on_one_process_batches_split_in_blocks_and_resume_mid_e
     for batches in started:
         next(batches), next(batches)
     state = loaders[1].state_dict()
-    assert state == loaders[0].state_dict() == {"epoch": 0, "samples": 16}
+    assert state == loaders[0].state_dict() == {"epoch": 0, "samples": 16, "global_batch_size": 8}
     for resumed in (ranks_loaders(data, world=2, batch_size=4), ranks_loaders(data, world=1, batch_size=8)):
         for loader in resumed:
             loader.load_state_dict(state)

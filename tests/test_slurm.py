@@ -97,8 +97,12 @@ def cluster(tmp_path: Path) -> Iterator[dict[str, str]]:
             os.kill(int(pid_file.read_text()), signal.SIGTERM)
         except (ProcessLookupError, ValueError):
             pass
-    if started_munge is not None:
-        subprocess.run(["pkill", "-x", "munged"])
+    munged_pid = Path("/run/munge/munged.pid")  # the daemon this fixture started, not any other munged
+    if started_munge is not None and munged_pid.exists():
+        try:
+            os.kill(int(munged_pid.read_text()), signal.SIGTERM)
+        except (ProcessLookupError, ValueError):
+            pass
 
 
 def sbatch(env: dict[str, str], out: Path, *extra: str, resume: bool = False) -> str:

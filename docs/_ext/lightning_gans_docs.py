@@ -8,7 +8,8 @@
   (``:missing:``), else the build warns (and ``-W`` fails).
 * ``registry-parts``: every part registered through the entry points (the built-ins and any installed plugin),
   by kind, with its class and the first line of its docstring: a new part appears without editing a page.
-* ``results-value``: one number from a results file, inline in a sentence (``{results-value}`` role).
+* ``results-value``: one number from a results file, inline in a sentence (``{results-value}`` role:
+  ``file.json:path[*scale][:format]``).
 
 Column specs of ``results-table`` (``:columns:``, separated by ``;``) read ``Header=path[*scale][:format]``:
 ``path`` is dotted into each row (``metrics.fid``; ``_key`` is the row's key when the rows are a mapping), a
@@ -238,11 +239,17 @@ class ResultsTable(SphinxDirective):
 
 
 class ResultsValue(SphinxRole):
-    """``{results-value}`file.json:path:format``` (format optional): one number, inline."""
+    """``{results-value}`file.json:path[*scale]:format``` (scale and format optional): one number, inline; the
+    scale multiplies it first, as in a ``results-table`` column (``every_minutes*60:.0f``: minutes as seconds)."""
 
     def run(self) -> tuple[list[nodes.Node], list[nodes.system_message]]:
         file, _, rest = self.text.partition(":")
         path, _, fmt = rest.partition(":")
+        path, _, factor = path.partition("*")
+        try:
+            scale = float(factor) if factor else 1.0
+        except ValueError:
+            return [], [self.inliner.reporter.error(f"results-value: bad scale {factor!r}", line=self.lineno)]
         self.env.note_dependency(str(RESULTS / file))
         try:
             value = dig(load(file), path)
@@ -251,7 +258,7 @@ class ResultsValue(SphinxRole):
         if value is None:
             message = f"results-value: {file} has no {path!r}"
             return [], [self.inliner.reporter.error(message, line=self.lineno)]
-        return [nodes.inline(text=show(value, 1.0, fmt), classes=["results-value"])], []
+        return [nodes.inline(text=show(value, scale, fmt), classes=["results-value"])], []
 
 
 class VariantPicture(SphinxDirective):

@@ -112,15 +112,36 @@ class ResumableDataLoader(DataLoader):
             self._position = (self._position[0], self._position[1] + per_batch)  # counted as taken once handed out
             yield batch
 
+    def global_batch_size(self) -> int:
+        """Samples per step over all processes."""
+        processes = self.sampler.num_replicas if isinstance(self.sampler, EpochSeededSampler) else 1
+        return (self.batch_size or 1) * processes
+
     def state_dict(self) -> dict[str, int]:
         epoch, samples = getattr(self, "_position", (0, 0))
-        return {"epoch": epoch, "samples": samples}
+        return {"epoch": epoch, "samples": samples, "global_batch_size": self.global_batch_size()}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         # checkpoints before the DDP-exact resume counted one process's batches
         samples = state.get("samples", state.get("batches", 0) * (self.batch_size or 1))
         if not samples:
             return
+        saved, now = state.get("global_batch_size", self.global_batch_size()), self.global_batch_size()
+        whole_epoch = len(self.dataset) - samples < saved  # type: ignore[arg-type]  # no full batch was left
+        if saved != now and not whole_epoch:
+            # Lightning resumes its count of the epoch's batches where it stopped and ends the epoch at
+            # len(loader) batches of the new size, so the epoch would end before (or after) its samples do
+            processes = now // (self.batch_size or 1)
+            per_process = f"--data.init_args.batch_size {saved // processes}" if saved % processes == 0 else ""
+            raise ValueError(
+                f"the checkpoint stopped in the middle of epoch {state['epoch']} ({samples} samples in) at a global "
+                f"batch size of {saved} samples per step; this run's is {now} ({processes} process"
+                f"{'es' if processes > 1 else ''} of {self.batch_size}). A mid-epoch resume must keep the global "
+                "batch size, or the epoch would end early or late: resume with "
+                + (f"{per_process} on {processes} process{'es' if processes > 1 else ''}" if per_process else
+                   "a per-process batch size and process count whose product is the saved size")
+                + ", or resume from a checkpoint saved at the end of an epoch"
+            )  # fmt: skip
         if isinstance(self.sampler, EpochSeededSampler):
             self.sampler.resume_at(state["epoch"], samples)
         else:

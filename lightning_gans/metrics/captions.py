@@ -94,7 +94,7 @@ def attribute_direction(
     return result
 
 
-__all__ = ["GenerateText", "attribute_direction", "class_agreement"]
+__all__ = ["GenerateText", "attribute_direction", "class_agreement", "within_caption_diversity"]
 
 
 def mean_pairwise_distance(features: Tensor) -> float:

@@ -13,6 +13,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 from torchmetrics import Metric
+from torchmetrics.functional.clustering import adjusted_rand_score, normalized_mutual_info_score
 
 from lightning_gans.metrics.features import FeatureNetwork
 
@@ -84,7 +85,6 @@ def code_clustering(codes: Tensor, labels: Tensor, num_codes: int, num_classes: 
     al. 2019, "ClusterGAN: Latent Space Clustering in Generative Adversarial Networks", section 4.2):
     ``cluster_accuracy`` after the best one-to-one code-to-class matching, ``nmi`` and ``ari``
     (torchmetrics' normalised mutual information and adjusted Rand index)."""
-    from torchmetrics.functional.clustering import adjusted_rand_score, normalized_mutual_info_score
 
     if codes.shape != labels.shape or codes.dim() != 1:
         raise ValueError("need one code and one label per image")

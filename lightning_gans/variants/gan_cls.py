@@ -155,12 +155,16 @@ class GANCLS(CaptionSampling, GANModule):
         with self.toggled_optimizer(d_opt):
             real_logits, fake_logits = self.discriminator(real, text), self.discriminator(fake.detach(), text)
             d_loss = self.loss.d_loss(real_logits, fake_logits)
-            if self.matching_aware and differ.any():
-                wrong_logits = self.discriminator(real[differ], text[wrong][differ])
-                d_loss = (d_loss + self.loss.d_loss(real_logits[differ], wrong_logits)) / 2
+            scored_wrong = self.matching_aware and bool(differ.any())
+            if self.matching_aware:
+                # D sees every shifted pair on every rank, whatever the captions: under DDP a synced batch
+                # norm all-reduces in each forward, and a forward one rank skips would hang the others
+                wrong_logits = self.discriminator(real, text[wrong])[differ]
+                if scored_wrong:
+                    d_loss = (d_loss + self.loss.d_loss(real_logits[differ], wrong_logits)) / 2
             self.update_discriminator(d_opt, d_loss)
         metrics = {"train/d_loss": d_loss, **self.loss.scores(real_logits, fake_logits)}
-        if self.matching_aware and differ.any():
+        if scored_wrong:
             metrics["train/d_wrong"] = self.loss.score(wrong_logits.detach()).mean()
 
         with self.toggled_optimizer(g_opt):

@@ -36,8 +36,9 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor
 from torch.optim import Adam, Optimizer
 
-from lightning_gans.core.module import GANModule, adam_2e4_beta05, evaluating
+from lightning_gans.core.module import GANModule, adam_2e4_beta05
 from lightning_gans.core.parts import Discriminator, Generator
+from lightning_gans.inference import evaluating
 from lightning_gans.losses.base import AdversarialLoss, real_logits_if_relativistic
 from lightning_gans.losses.gan import NonSaturatingLoss
 from lightning_gans.nets.dcgan import DCGANDiscriminator, DCGANGenerator
