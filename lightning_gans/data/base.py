@@ -127,7 +127,8 @@ class ResumableDataLoader(DataLoader):
         if not samples:
             return
         saved, now = state.get("global_batch_size", self.global_batch_size()), self.global_batch_size()
-        whole_epoch = len(self.dataset) - samples < saved  # type: ignore[arg-type]  # no full batch was left
+        size = len(self.dataset) if isinstance(self.dataset, Sized) else None  # an iterable dataset has none
+        whole_epoch = size is not None and size - samples < saved  # saved when no full batch was left
         if saved != now and not whole_epoch:
             # Lightning resumes its count of the epoch's batches where it stopped and ends the epoch at
             # len(loader) batches of the new size, so the epoch would end before (or after) its samples do
