@@ -159,17 +159,14 @@ def diagnostics(
     return {"median_distance_std": distance, "d_grad_norm": grad.norm(dim=1).median().item(), "d_linear_r2": r2.item()}
 
 
-def one_run(job: tuple[str, str, int, int, float, float | None, float]) -> dict[str, Any]:
-    """Train one (row, mixture, seed) for ``batches`` batches and score 2500 samples."""
-    row, mixture, seed, batches, lr, ema_decay, r3gan_gamma = job
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
+def train_row(
+    row: str, mixture: str, seed: int, batches: int, lr: float, ema_decay: float | None, r3gan_gamma: float
+) -> tuple[Any, Any, Any]:
+    """``row`` trained on ``mixture`` for ``batches`` training batches, seeded: (model, data module, trainer)."""
     from lightning.pytorch import Trainer, seed_everything
 
     from lightning_gans.data.toy import GaussianMixtureDataModule
-    from lightning_gans.metrics import ModeCoverage
 
-    started = time.process_time()
     seed_everything(seed, verbose=False)
     model = build_row(row, lr, ema_decay, r3gan_gamma)
     data = GaussianMixtureDataModule(mixture=mixture, num_train=50_000, num_val=256, batch_size=BATCH_SIZE, seed=seed)  # type: ignore[arg-type]
@@ -180,6 +177,18 @@ def one_run(job: tuple[str, str, int, int, float, float | None, float]) -> dict[
             limit_val_batches=0, num_sanity_val_steps=0, default_root_dir=root,
         )  # fmt: skip
         trainer.fit(model, data)
+    return model, data, trainer
+
+
+def one_run(job: tuple[str, str, int, int, float, float | None, float]) -> dict[str, Any]:
+    """Train one (row, mixture, seed) for ``batches`` batches and score 2500 samples."""
+    row, mixture, seed, batches, lr, ema_decay, r3gan_gamma = job
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    from lightning_gans.metrics import ModeCoverage
+
+    started = time.process_time()
+    model, data, _ = train_row(row, mixture, seed, batches, lr, ema_decay, r3gan_gamma)
     metric = ModeCoverage(data.mixture.means, data.mixture.std)
     samples = model.sample(2500, seed=10_000 + seed)
     metric.update(samples)

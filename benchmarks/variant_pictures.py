@@ -176,26 +176,15 @@ def toy_settings(row: str) -> tuple[str, dict[str, Any]]:
 
 
 def toy_picture(name: str, kind: str, variant: str, row: str, source: str) -> dict[str, Any]:
-    from lightning.pytorch import Trainer, seed_everything
     from PIL import Image, ImageDraw
 
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from toy_modes import BATCH_SIZE, build_row
-
-    from lightning_gans.data.toy import GaussianMixtureDataModule
+    from toy_modes import BATCH_SIZE, train_row
 
     source, run = toy_settings(row)
-    seed_everything(0, verbose=False)
-    model = build_row(row, run["lr"], run["ema_decay"], run.get("r3gan_gamma") or 0.1)
-    data = GaussianMixtureDataModule(mixture="ring", num_train=50_000, num_val=256, batch_size=BATCH_SIZE, seed=0)
     batches = int(run["batches"])
-    with tempfile.TemporaryDirectory() as root:
-        trainer = Trainer(
-            accelerator="cpu", max_steps=batches + batches // model.n_critic, max_epochs=-1, logger=False,
-            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-            limit_val_batches=0, num_sanity_val_steps=0, default_root_dir=root,
-        )  # fmt: skip
-        trainer.fit(model, data)
+    gamma = run.get("r3gan_gamma") or 0.1
+    model, data, trainer = train_row(row, "ring", 0, batches, run["lr"], run["ema_decay"], gamma)
     train_cpu = time.process_time()
     samples = model.sample(2500, seed=10_000).detach().cpu()
     means = data.mixture.means.cpu()
