@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import platform
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -13,6 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def quiet() -> None:

@@ -35,7 +35,7 @@ class CurveCheckpoints(Callback):
         for minutes in self.minutes:
             path = folder / f"cpu-{minutes:g}min.ckpt"
             if self.spent() >= 60 * minutes and not path.is_file():
-                trainer.save_checkpoint(path)
+                trainer.save_checkpoint(path, weights_only=False)  # the full state, as last.ckpt
         if self.spent() >= 60 * self.minutes[-1]:
             trainer.should_stop = True
 

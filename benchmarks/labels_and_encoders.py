@@ -21,7 +21,8 @@ with ``root`` set it is the whole 10k test split):
 * ``infogan``: the same with the categorical code as label, after the best code-to-class matching
   (bar: >= 0.80); and ClusterGAN's protocol (Mukherjee et al. 2019 report about 0.63 ACC for InfoGAN on
   Fashion-MNIST): Q's most likely code of each real validation image as its cluster, ``q_cluster_accuracy``
-  after the best code-to-class matching, ``q_nmi``, ``q_ari``;
+  after the best one-to-one code-to-class matching, ``q_cluster_purity`` (each code to its most frequent
+  class, as ClusterGAN's released evaluation counts), ``q_nmi``, ``q_ari``;
 * ``sgan``, ``sgan_base``: the classifier's (D's) accuracy on the validation split (bar: sgan > sgan_base);
 * ``vae``, ``autoencoder``: ELBO / reconstruction in nats per image on the validation split (one
   reparameterised sample per image, seeded);

@@ -15,8 +15,12 @@ Protocol:
 * evaluation, after training: 10k EMA samples (seeded latents; every class in turn for the conditional rows)
   against the 10k test images, ``fashion_classifier`` features: FID, KID, precision, recall, density, coverage;
   ``label_accuracy`` for ``cgan`` and ``biggan``;
-* output: ``benchmarks/results/quality_curves.json`` (after every score) and, where matplotlib is installed,
-  ``quality_curves.png`` (FID against CPU-minutes, log x).
+* crossing: each row against ``dcgan``: the first budget where its FID is below dcgan's, its FID over dcgan's
+  at their last common budget (the goal: at most 0.5 at 80), its CPU-ms per generator step, and its FID over
+  dcgan's at equal generator steps (a slow step told apart from a poor one);
+* output: ``benchmarks/results/quality_curves.json`` (after every score: ``results`` and ``crossing``) and,
+  where matplotlib is installed, ``quality_curves.png`` (FID against CPU-minutes and against generator steps,
+  log x).
 
     python benchmarks/quality_curves.py                                  # every row, up to 80 CPU-minutes
     python benchmarks/quality_curves.py --rows '[plain_dcgan, dcgan]' --minutes '[2, 5]'
@@ -27,14 +31,15 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from cpu_budget import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
 DIFFAUGMENT = ["--model.init_args.regularisation.augment", "[color, translation, cutout]"]
@@ -206,22 +211,63 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def crossing(results: list[dict[str, Any]], baseline: str = "dcgan") -> list[dict[str, Any]]:
+    """Each other row against ``baseline``: where its FID first falls below the baseline's at the same budget,
+    its FID over the baseline's at their last common budget (the issue's goal: at most 0.5 at 80), its CPU cost
+    of a generator step, and its FID over the baseline's at the same generator steps (the baseline's FID
+    interpolated in log steps), which separates a slow step from a poor one."""
+    base = {r["cpu_minutes"]: r for r in results if r["row"] == baseline}
+    if not base:
+        return []
+    by_steps = sorted((r["generator_steps"], r["fid"]) for r in base.values())
+    log_steps, log_fid = np.log([s for s, _ in by_steps]), np.log([f for _, f in by_steps])
+    rows = []
+    for row in ROWS:
+        points = sorted((r["cpu_minutes"], r) for r in results if r["row"] == row)
+        if row == baseline or not points:
+            continue
+        common = [(m, r) for m, r in points if m in base]
+        last_minutes, last = points[-1]
+        inside = by_steps[0][0] <= last["generator_steps"] <= by_steps[-1][0]
+        at_steps = float(np.exp(np.interp(np.log(last["generator_steps"]), log_steps, log_fid))) if inside else None
+        rows.append({
+            "row": row,
+            "overtakes_at_cpu_minutes": next((m for m, r in common if r["fid"] < base[m]["fid"]), None),
+            "last_common_cpu_minutes": common[-1][0] if common else None,
+            "fid_ratio_at_last_common": common[-1][1]["fid"] / base[common[-1][0]]["fid"] if common else None,
+            "cpu_ms_per_generator_step": 60_000 * last_minutes / last["generator_steps"],
+            "baseline_cpu_ms_per_generator_step": 60_000 * max(base) / base[max(base)]["generator_steps"],
+            "fid_ratio_at_equal_generator_steps": last["fid"] / at_steps if at_steps else None,
+        })  # fmt: skip
+    return rows
+
+
 def plot(results: list[dict[str, Any]], path: Path) -> None:
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import NullFormatter, ScalarFormatter
     except ImportError:
-        print("matplotlib is not installed: no plot (pip install matplotlib)")
+        print('matplotlib is not installed: no plot (pip install -e ".[bench]")')
         return
-    figure, axes = plt.subplots(figsize=(6, 4))
+    figure, (by_cpu, by_steps) = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for row in ROWS:
-        points = sorted((r["cpu_minutes"], r["fid"]) for r in results if r["row"] == row)
+        points = sorted((r["cpu_minutes"], r["generator_steps"], r["fid"]) for r in results if r["row"] == row)
         if points:
-            axes.plot(*zip(*points), marker="o", label=row)
-    axes.set(xscale="log", xlabel="CPU-minutes of training (1 thread)", ylabel="FID (fashion_classifier)")
-    axes.legend(fontsize=8)
+            minutes, steps, fid = zip(*points)
+            by_cpu.plot(minutes, fid, marker="o", label=row)
+            by_steps.plot(steps, fid, marker="o", label=row)
+    by_cpu.set(xscale="log", yscale="log", xlabel="CPU-minutes of training (1 thread)",
+               ylabel="FID (fashion_classifier features)")  # fmt: skip
+    by_steps.set(xscale="log", xlabel="generator steps")
+    budgets = sorted({r["cpu_minutes"] for r in results})
+    by_cpu.set_xticks(budgets, [f"{m:g}" for m in budgets])
+    by_cpu.xaxis.set_minor_formatter(NullFormatter())
+    by_cpu.yaxis.set_major_formatter(ScalarFormatter())
+    by_cpu.yaxis.set_minor_formatter(ScalarFormatter())
+    by_cpu.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     print(f"wrote {path}")
@@ -243,11 +289,10 @@ def main(
         raise SystemExit(f"no Fashion-MNIST train split in {root}: apt-get install dataset-fashion-mnist")
     protocol = {
         "description": __doc__.split("\n\n")[0],
-        "budgets_cpu_minutes": budgets,
         "train_data": f"{root} train split (60k)",
         "reference": f"{root} t10k split, {N_EVAL} images",
         "metrics": "FID; KID 100 subsets of 1000; precision/recall/density/coverage k=5; label_accuracy",
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {processes} processes",
+        "machine": f"{cpu_model()}, {os.cpu_count()} cores, {processes} rows at a time, one thread each",
         "torch": torch.__version__,
     }
     path = Path(out)
@@ -259,14 +304,29 @@ def main(
         return (ROWS.index(r["row"]), r["cpu_minutes"])
 
     results = [r for r in kept if r["row"] not in {job[0] for job in jobs}]  # a row is scored whole
+
+    def save() -> None:
+        # a row may stop at fewer budgets than another (``--minutes``): the protocol lists every budget scored
+        protocol["budgets_cpu_minutes"] = sorted({r["cpu_minutes"] for r in results})
+        summary = {"protocol": protocol, "results": results, "crossing": crossing(results)}
+        path.write_text(json.dumps(summary, indent=2) + "\n")
+
     with mp.get_context("spawn").Pool(processes, maxtasksperchild=1) as pool:
         for scored in pool.imap_unordered(run_row, jobs):
             results = sorted(results + scored, key=order)
-            path.write_text(json.dumps({"protocol": protocol, "results": results}, indent=2) + "\n")
+            save()
             print(f"scored {scored[0]['row']}", flush=True)
     results.sort(key=order)
-    path.write_text(json.dumps({"protocol": protocol, "results": results}, indent=2) + "\n")
+    save()
     print(table(results))
+    for c in crossing(results):
+        print(
+            f"{c['row']}: overtakes dcgan at {c['overtakes_at_cpu_minutes']} CPU-min; FID / dcgan's "
+            f"{c['fid_ratio_at_last_common']} at {c['last_common_cpu_minutes']} CPU-min (goal <= 0.5); "
+            f"{c['cpu_ms_per_generator_step']:.0f} CPU-ms per G step (dcgan "
+            f"{c['baseline_cpu_ms_per_generator_step']:.0f}); FID / dcgan's at equal G steps "
+            f"{c['fid_ratio_at_equal_generator_steps']}"
+        )
     plot(results, path.with_suffix(".png"))
     print(f"wrote {path}")
 

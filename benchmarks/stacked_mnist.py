@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from cpu_budget import fit_recipe, quiet, run_rows
+from cpu_budget import cpu_model, fit_recipe, quiet, run_rows
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = {"dcgan": "dcgan_stacked_mnist", "pacgan4": "pacgan_stacked_mnist", "r3gan": "r3gan_stacked_mnist"}
@@ -157,11 +156,27 @@ def main(
         "kl_sampling_noise_floor": round(uniform_kl_floor(n_samples), 4),
         "published": [{"source": name, "modes": modes, "kl": kl} for name, modes, kl in PUBLISHED],
         "target": TARGET,
-        "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {processes} processes",
+        "hardware": f"{cpu_model()}, {os.cpu_count()} cores, {processes} processes",
         "torch": torch.__version__,
     }
     path = Path(out)
-    results = run_rows(run_row, jobs, processes, path, protocol, lambda r: (r["seed"], ROWS.index(r["row"])))
+    kept: list[dict[str, Any]] = []
+    if path.is_file():  # earlier rows stay, so each row can run in an invocation of its own (two at a time)
+        earlier = json.loads(path.read_text())
+        varying = {"recipes", "hardware", "commands", "torch"}
+        differ = sorted(k for k in {*earlier["protocol"], *protocol} - varying
+                        if earlier["protocol"].get(k) != protocol.get(k))  # fmt: skip
+        if differ:
+            raise SystemExit(f"{path} holds rows measured under another protocol ({', '.join(differ)} differ): "
+                             "pass the options they were measured with, or another --out")  # fmt: skip
+        rerun = {(job[0], job[3]) for job in jobs}
+        kept = [r for r in earlier["results"] if (r["row"], r["seed"]) not in rerun]
+        protocol["recipes"] = {**earlier["protocol"].get("recipes", {}), **protocol["recipes"]}
+
+    def order(r: dict[str, Any]) -> Any:
+        return (r["seed"], ROWS.index(r["row"]))
+
+    results = run_rows(run_row, jobs, processes, path, protocol, order, kept=kept)
     print("\n" + table(results))
     floor = uniform_kl_floor(n_samples)
     print(f"KL of a perfect generator from sampling noise alone at {n_samples} samples: ~{floor:.4f}")

@@ -15,12 +15,11 @@ same class and attributes (bar 0.8). The rows' differences are the option alone:
 from __future__ import annotations
 
 import json
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
-from cpu_budget import fit_recipe, quiet, run_rows
+from cpu_budget import cpu_model, fit_recipe, quiet, run_rows
 from jsonargparse import CLI
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,8 +38,8 @@ ROWS = {
 BARS = {"class_agreement": 0.90, "class_agreement/held_out": 0.90, "direction_min": 0.95, "diversity_ratio": 0.8}
 
 
-def run_row(job: tuple[str, str, float]) -> dict[str, Any]:
-    row, root, cpu_minutes = job
+def run_row(job: tuple[str, str, float, str]) -> dict[str, Any]:
+    row, root, cpu_minutes, ran_beside = job
     quiet()
     from text_to_image import measure
 
@@ -53,7 +52,8 @@ def run_row(job: tuple[str, str, float]) -> dict[str, Any]:
     data.setup()
     result = measure(model.eval(), data, samples_per_class=50, diversity_per_caption=50, seed=0)
     return {"row": row, "options": ROWS[row], "generator_steps": int(model.generator_steps),
-            "epochs": trainer.current_epoch, "train_cpu_seconds": round(trained, 1), **result}  # fmt: skip
+            "epochs": trainer.current_epoch, "train_cpu_seconds": round(trained, 1), **result,
+            "cpu": cpu_model(), "ran_beside": ran_beside}  # fmt: skip
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -72,14 +72,18 @@ def main(
     processes: int = 2,
     out: str = "benchmarks/results/text_to_image_rows.json",
     only: list[str] | None = None,
+    ran_beside: str | None = None,
 ) -> None:
-    """``only``: the rows to train; the other rows of ``out``, measured under the same protocol, are kept."""
+    """``only``: the rows to train; the other rows of ``out``, measured under the same protocol, are kept.
+    ``ran_beside``: what else ran on the machine meanwhile, recorded in each row trained now (a busy machine
+    buys fewer steps per CPU-second)."""
     protocol = {
         "description": __doc__.split("::")[0].strip(),
         "cpu_minutes": cpu_minutes,
         "root": root,
         "bars": BARS,
-        "machine": f"{platform.processor() or platform.machine()}, {processes} rows at a time, one thread each",
+        "machine": "one thread per row; a row's machine is its cpu, what else ran beside it (the benchmark's other "
+        "rows included) its ran_beside",
     }
     unknown = sorted(set(only or []) - set(ROWS))
     if unknown:
@@ -91,7 +95,8 @@ def main(
             k: v for k, v in protocol.items() if k != "machine"
         }
         kept = [r for r in earlier["results"] if same and r["row"] not in only and r["row"] in ROWS]
-    jobs = [(row, root, cpu_minutes) for row in ROWS if not only or row in only]
+    beside = ", ".join([f"{processes} rows of this benchmark at a time", *([ran_beside] if ran_beside else [])])
+    jobs = [(row, root, cpu_minutes, beside) for row in ROWS if not only or row in only]
     results = run_rows(run_row, jobs, processes, Path(out), protocol, order=lambda r: list(ROWS).index(r["row"]),
                        kept=kept)  # fmt: skip
     print(table(results))

@@ -228,9 +228,14 @@ def test_infogan_information_loss_is_the_codes_negative_log_likelihood() -> None
 def test_code_clustering_scores_real_images_clusters_against_their_classes() -> None:
     labels = torch.arange(1000) % 10
     renamed = (labels * 3 + 7) % 10  # a perfect clustering under other names
-    assert code_clustering(renamed, labels, 10, 10) == pytest.approx({"cluster_accuracy": 1.0, "nmi": 1.0, "ari": 1.0})
-    halved = labels // 2  # 5 clusters of 2 classes each: half right after matching
+    perfect = {"cluster_accuracy": 1.0, "cluster_purity": 1.0, "nmi": 1.0, "ari": 1.0}
+    assert code_clustering(renamed, labels, 10, 10) == pytest.approx(perfect)
+    halved = labels // 2  # 5 clusters of 2 classes each: half right after matching, and half pure
     assert code_clustering(halved, labels, 10, 10)["cluster_accuracy"] == pytest.approx(0.5)
+    assert code_clustering(halved, labels, 10, 10)["cluster_purity"] == pytest.approx(0.5)
+    five = torch.arange(1000) % 5  # 5 classes, each split evenly over two pure codes (2k and 2k + 1)
+    split = code_clustering(five * 2 + torch.arange(1000) // 5 % 2, five, 10, 10)
+    assert split["cluster_purity"] == pytest.approx(1.0) and split["cluster_accuracy"] == pytest.approx(0.5)
     noise = torch.randint(0, 10, (1000,), generator=torch.Generator().manual_seed(0))
     scores = code_clustering(noise, labels, 10, 10)
     assert scores["cluster_accuracy"] < 0.2 and scores["nmi"] < 0.05 and abs(scores["ari"]) < 0.02

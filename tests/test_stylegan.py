@@ -14,7 +14,7 @@ from PIL import Image
 
 from lightning_gans import registry
 from lightning_gans.nets.dcgan import DCGANGenerator
-from lightning_gans.nets.stylegan import ModulatedConv2d, StyleGANGenerator, mix_styles
+from lightning_gans.nets.stylegan import MappingNetwork, ModulatedConv2d, StyleGANGenerator, mix_styles
 from lightning_gans.sampling import style_mixing_grid, truncated_latents, truncation_in_w
 from lightning_gans.testing import check_variant
 from lightning_gans.variants.stylegan import StyleGAN
@@ -38,6 +38,13 @@ def test_styles_start_at_one_and_demodulation_keeps_unit_variance() -> None:
     assert torch.equal(conv.affine(torch.zeros(1, 8)), torch.ones(1, 64))  # bias 1: unmodulated at first
     out = conv(torch.randn(16, 64, 8, 8), torch.randn(16, 8))
     assert 0.8 < float(out.detach()[:, :, 1:-1, 1:-1].std()) < 1.2  # unit-variance inputs stay unit variance
+
+
+def test_the_mapping_network_keeps_w_at_unit_scale() -> None:
+    # the leaky ReLU's gain once per layer: with it in the weights as well, w's rms grew 2x per layer to ~4.3
+    torch.manual_seed(0)
+    w = MappingNetwork(64, 128, layers=4)(torch.randn(4096, 64))
+    assert 0.7 < float(w.detach().square().mean().sqrt()) < 1.5
 
 
 def test_w_avg_follows_the_mapped_w_in_training_only() -> None:

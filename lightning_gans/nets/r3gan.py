@@ -26,8 +26,9 @@ CONVS_PER_BRANCH = 3  # m in Fix-up's scale L^(-1/(2(m-1)))
 
 # Default widths, coarse to fine, padded with the last one for larger images. A block costs about
 # (4 C^2 + 288 C) multiply-adds per pixel (expansion 2, groups of 16), so a channel at 28 px costs 16 times one at
-# 7 px: the nets are wide where the maps are small and thin at full resolution, which keeps one training step at
-# 28 px near twice a DCGAN step on a CPU with about DCGAN's parameter count.
+# 7 px: the nets are wide where the maps are small and thin at full resolution. Measured on one CPU thread, a
+# recipe step at 28 px costs about 3.3 DCGAN steps (benchmarks/results/quality_curves.json, crossing), and most of
+# G's parameters sit in its linear basis, not in convolutions.
 _DEFAULT_WIDTHS = {7: (128, 32, 8), 4: (256, 128, 32, 8)}
 
 

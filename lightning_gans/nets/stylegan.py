@@ -49,8 +49,10 @@ class MappingNetwork(nn.Module):
     def __init__(self, latent_dim: int, w_dim: int, layers: int, lr_multiplier: float = 0.01) -> None:
         super().__init__()
         sizes = [latent_dim] + [w_dim] * layers
+        # weight gain 1 / sqrt(fan_in), and the leaky ReLU's sqrt(2) after the activation, as the official
+        # FullyConnectedLayer and bias_act do: a sqrt(2) in both doubled w's second moment at every layer
         self.layers = nn.ModuleList(
-            EqualizedLinear(a, b, lr_multiplier=lr_multiplier) for a, b in zip(sizes, sizes[1:])
+            EqualizedLinear(a, b, gain=1.0, lr_multiplier=lr_multiplier) for a, b in zip(sizes, sizes[1:])
         )
 
     def forward(self, z: Tensor) -> Tensor:
