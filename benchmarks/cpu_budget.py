@@ -56,6 +56,23 @@ def fit_recipe(config: Path, options: list[str], seed: int, cpu_seconds: float) 
     return cli.model, cli.trainer
 
 
+def earlier_rows(
+    path: Path, protocol: dict[str, Any], varying: set[str]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(protocol, rows) of the results file at ``path`` (empty when there is none), so a benchmark run row by
+    row keeps what it measured before; refused when the file's protocol differs from ``protocol`` in a key
+    outside ``varying`` (the machine and the like), rather than mixing rows of two protocols or overwriting."""
+    if not path.is_file():
+        return {}, []
+    earlier = json.loads(path.read_text())
+    differ = sorted(k for k in {*earlier["protocol"], *protocol} - varying
+                    if earlier["protocol"].get(k) != protocol.get(k))  # fmt: skip
+    if differ:
+        raise SystemExit(f"{path} holds rows measured under another protocol ({', '.join(differ)} differ): "
+                         "pass the options they were measured with, or another --out")  # fmt: skip
+    return earlier["protocol"], earlier["results"]
+
+
 def run_rows(
     run_row: Callable[[Any], dict[str, Any]],
     jobs: list[Any],

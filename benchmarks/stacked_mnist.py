@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from cpu_budget import cpu_model, fit_recipe, quiet, run_rows
+from cpu_budget import cpu_model, earlier_rows, fit_recipe, quiet, run_rows
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = {"dcgan": "dcgan_stacked_mnist", "pacgan4": "pacgan_stacked_mnist", "r3gan": "r3gan_stacked_mnist"}
@@ -160,18 +160,11 @@ def main(
         "torch": torch.__version__,
     }
     path = Path(out)
-    kept: list[dict[str, Any]] = []
-    if path.is_file():  # earlier rows stay, so each row can run in an invocation of its own (two at a time)
-        earlier = json.loads(path.read_text())
-        varying = {"recipes", "hardware", "commands", "torch"}
-        differ = sorted(k for k in {*earlier["protocol"], *protocol} - varying
-                        if earlier["protocol"].get(k) != protocol.get(k))  # fmt: skip
-        if differ:
-            raise SystemExit(f"{path} holds rows measured under another protocol ({', '.join(differ)} differ): "
-                             "pass the options they were measured with, or another --out")  # fmt: skip
-        rerun = {(job[0], job[3]) for job in jobs}
-        kept = [r for r in earlier["results"] if (r["row"], r["seed"]) not in rerun]
-        protocol["recipes"] = {**earlier["protocol"].get("recipes", {}), **protocol["recipes"]}
+    # earlier rows stay, so each row can run in an invocation of its own (two at a time)
+    earlier, rows = earlier_rows(path, protocol, {"recipes", "hardware", "commands", "torch"})
+    rerun = {(job[0], job[3]) for job in jobs}
+    kept = [r for r in rows if (r["row"], r["seed"]) not in rerun]
+    protocol["recipes"] = {**earlier.get("recipes", {}), **protocol["recipes"]}
 
     def order(r: dict[str, Any]) -> Any:
         return (r["seed"], ROWS.index(r["row"]))

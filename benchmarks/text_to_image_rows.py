@@ -14,12 +14,11 @@ same class and attributes (bar 0.8). The rows' differences are the option alone:
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-from cpu_budget import cpu_model, fit_recipe, quiet, run_rows
+from cpu_budget import cpu_model, earlier_rows, fit_recipe, quiet, run_rows
 from jsonargparse import CLI
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,12 +88,9 @@ def main(
     if unknown:
         raise SystemExit(f"unknown rows {unknown}; the rows are {list(ROWS)}")
     kept: list[dict[str, Any]] = []
-    if only and Path(out).is_file():
-        earlier = json.loads(Path(out).read_text())
-        same = {k: v for k, v in earlier["protocol"].items() if k != "machine"} == {
-            k: v for k, v in protocol.items() if k != "machine"
-        }
-        kept = [r for r in earlier["results"] if same and r["row"] not in only and r["row"] in ROWS]
+    if only:
+        _, rows = earlier_rows(Path(out), protocol, {"machine"})
+        kept = [r for r in rows if r["row"] not in only and r["row"] in ROWS]
     beside = ", ".join([f"{processes} rows of this benchmark at a time", *([ran_beside] if ran_beside else [])])
     jobs = [(row, root, cpu_minutes, beside) for row in ROWS if not only or row in only]
     results = run_rows(run_row, jobs, processes, Path(out), protocol, order=lambda r: list(ROWS).index(r["row"]),
