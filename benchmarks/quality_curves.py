@@ -17,7 +17,9 @@ Protocol:
   ``label_accuracy`` for ``cgan`` and ``biggan``;
 * crossing: each row against ``dcgan``: the first budget where its FID is below dcgan's, its FID over dcgan's
   at their last common budget (the goal: at most 0.5 at 80), its CPU-ms per generator step, and its FID over
-  dcgan's at equal generator steps (a slow step told apart from a poor one);
+  dcgan's at equal generator steps (a slow step told apart from a poor one); each row records the CPU it ran
+  on (``cpu``), as the crossing does for both rows, because a CPU-second buys different steps on another
+  machine;
 * output: ``benchmarks/results/quality_curves.json`` (after every score: ``results`` and ``crossing``) and,
   where matplotlib is installed, ``quality_curves.png`` (FID against CPU-minutes and against generator steps,
   log x).
@@ -197,31 +199,34 @@ def run_row(job: tuple[str, str, str, list[float]]) -> list[dict[str, Any]]:
     else:
         train_recipe(row, folder, root, minutes)
         paths = {m: folder / f"checkpoints/{budget_name(m)}.ckpt" for m in minutes}
-    return [{"row": row, "cpu_minutes": m, **score(row, path, root)} for m, path in paths.items()]
+    # steps per CPU-second differ between machines: each row names the CPU it trained on
+    return [{"row": row, "cpu_minutes": m, "cpu": cpu_model(), **score(row, path, root)} for m, path in paths.items()]
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    lines = ["| row | CPU-min | G steps | FID | KID x1e3 | precision | recall | coverage | label acc |",
-             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| row | CPU | CPU-min | G steps | FID | KID x1e3 | precision | recall | coverage | label acc |",
+             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in results:
         label = f"{r['label_accuracy']:.3f}" if "label_accuracy" in r else "-"
-        lines.append(f"| {r['row']} | {r['cpu_minutes']:g} | {r['generator_steps']} | {r['fid']:.3f} | "
-                     f"{1e3 * r['kid']:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | {r['coverage']:.3f} | "
-                     f"{label} |")  # fmt: skip
+        lines.append(f"| {r['row']} | {r.get('cpu', '?')} | {r['cpu_minutes']:g} | {r['generator_steps']} | "
+                     f"{r['fid']:.3f} | {1e3 * r['kid']:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | "
+                     f"{r['coverage']:.3f} | {label} |")  # fmt: skip
     return "\n".join(lines)
 
 
-def crossing(results: list[dict[str, Any]], baseline: str = "dcgan") -> list[dict[str, Any]]:
+def crossing(results: list[dict[str, Any]], baseline: str = "dcgan") -> dict[str, dict[str, Any]]:
     """Each other row against ``baseline``: where its FID first falls below the baseline's at the same budget,
     its FID over the baseline's at their last common budget (the issue's goal: at most 0.5 at 80), its CPU cost
     of a generator step, and its FID over the baseline's at the same generator steps (the baseline's FID
-    interpolated in log steps), which separates a slow step from a poor one."""
+    interpolated in log steps), which separates a slow step from a poor one. Both CPUs are named: the CPU-time
+    comparisons hold only where they are the same. Keyed by row, so that the docs
+    read ``crossing.<row>.<field>`` whichever rows have been run."""
     base = {r["cpu_minutes"]: r for r in results if r["row"] == baseline}
     if not base:
-        return []
+        return {}
     by_steps = sorted((r["generator_steps"], r["fid"]) for r in base.values())
     log_steps, log_fid = np.log([s for s, _ in by_steps]), np.log([f for _, f in by_steps])
-    rows = []
+    rows = {}
     for row in ROWS:
         points = sorted((r["cpu_minutes"], r) for r in results if r["row"] == row)
         if row == baseline or not points:
@@ -230,15 +235,17 @@ def crossing(results: list[dict[str, Any]], baseline: str = "dcgan") -> list[dic
         last_minutes, last = points[-1]
         inside = by_steps[0][0] <= last["generator_steps"] <= by_steps[-1][0]
         at_steps = float(np.exp(np.interp(np.log(last["generator_steps"]), log_steps, log_fid))) if inside else None
-        rows.append({
+        rows[row] = {
             "row": row,
+            "cpu": last.get("cpu"),
+            "baseline_cpu": base[max(base)].get("cpu"),
             "overtakes_at_cpu_minutes": next((m for m, r in common if r["fid"] < base[m]["fid"]), None),
             "last_common_cpu_minutes": common[-1][0] if common else None,
             "fid_ratio_at_last_common": common[-1][1]["fid"] / base[common[-1][0]]["fid"] if common else None,
             "cpu_ms_per_generator_step": 60_000 * last_minutes / last["generator_steps"],
             "baseline_cpu_ms_per_generator_step": 60_000 * max(base) / base[max(base)]["generator_steps"],
             "fid_ratio_at_equal_generator_steps": last["fid"] / at_steps if at_steps else None,
-        })  # fmt: skip
+        }  # fmt: skip
     return rows
 
 
@@ -257,7 +264,8 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
         points = sorted((r["cpu_minutes"], r["generator_steps"], r["fid"]) for r in results if r["row"] == row)
         if points:
             minutes, steps, fid = zip(*points)
-            by_cpu.plot(minutes, fid, marker="o", label=row)
+            cpus = sorted({r.get("cpu", "?").split()[0].removesuffix("(R)") for r in results if r["row"] == row})
+            by_cpu.plot(minutes, fid, marker="o", label=f"{row} ({', '.join(cpus)})")
             by_steps.plot(steps, fid, marker="o", label=row)
     by_cpu.set(xscale="log", yscale="log", xlabel="CPU-minutes of training (1 thread)",
                ylabel="FID (fashion_classifier features)")  # fmt: skip
@@ -292,7 +300,7 @@ def main(
         "train_data": f"{root} train split (60k)",
         "reference": f"{root} t10k split, {N_EVAL} images",
         "metrics": "FID; KID 100 subsets of 1000; precision/recall/density/coverage k=5; label_accuracy",
-        "machine": f"{cpu_model()}, {os.cpu_count()} cores, {processes} rows at a time, one thread each",
+        "machine": f"{os.cpu_count()} cores, {processes} rows at a time, one thread each; each row's CPU is its cpu",
         "torch": torch.__version__,
     }
     path = Path(out)
@@ -319,9 +327,10 @@ def main(
     results.sort(key=order)
     save()
     print(table(results))
-    for c in crossing(results):
+    for c in crossing(results).values():
         print(
-            f"{c['row']}: overtakes dcgan at {c['overtakes_at_cpu_minutes']} CPU-min; FID / dcgan's "
+            f"{c['row']} ({c['cpu']}; dcgan's: {c['baseline_cpu']}): overtakes dcgan at "
+            f"{c['overtakes_at_cpu_minutes']} CPU-min; FID / dcgan's "
             f"{c['fid_ratio_at_last_common']} at {c['last_common_cpu_minutes']} CPU-min (goal <= 0.5); "
             f"{c['cpu_ms_per_generator_step']:.0f} CPU-ms per G step (dcgan "
             f"{c['baseline_cpu_ms_per_generator_step']:.0f}); FID / dcgan's at equal G steps "

@@ -9,7 +9,7 @@
 * ``registry-parts``: every part registered through the entry points (the built-ins and any installed plugin),
   by kind, with its class and the first line of its docstring: a new part appears without editing a page.
 * ``results-value``: one number from a results file, inline in a sentence (``{results-value}`` role:
-  ``file.json:path[*scale][:format]``).
+  ``file.json:path[*scale][:format]``; ``results.row=dcgan,cpu_minutes=80.fid`` picks a row by its fields).
 
 Column specs of ``results-table`` (``:columns:``, separated by ``;``) read ``Header=path[*scale][:format]``:
 ``path`` is dotted into each row (``metrics.fid``; ``_key`` is the row's key when the rows are a mapping), a
@@ -43,12 +43,24 @@ def load(file: str) -> Any:
     return json.loads(path.read_text())
 
 
+def has_fields(row: Any, selector: str) -> bool:
+    """``selector`` is ``field=value[,field=value]``, each value compared as ``show`` prints the row's field."""
+    wanted = [item.split("=", 1) for item in selector.split(",")]
+    return isinstance(row, dict) and all(show(dig(row, field), 1.0, "") == shown for field, shown in wanted)
+
+
 def dig(value: Any, path: str) -> Any:
+    """``path``'s dotted parts: a key, a list index, or ``field=value[,field=value]`` for the first row of a list
+    with those fields (compared as printed, like ``:where:``), so that a sentence names its row, not its place."""
     for part in path.split(".") if path else []:
         if isinstance(value, dict) and part in value:
             value = value[part]
         elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
             value = value[int(part)]
+        elif isinstance(value, list) and "=" in part:
+            value = next((row for row in value if has_fields(row, part)), None)
+            if value is None:
+                return None
         else:
             return None
     return value
