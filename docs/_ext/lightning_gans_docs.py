@@ -44,9 +44,19 @@ def load(file: str) -> Any:
 
 
 def has_fields(row: Any, selector: str) -> bool:
-    """``selector`` is ``field=value[,field=value]``, each value compared as ``show`` prints the row's field."""
-    wanted = [item.split("=", 1) for item in selector.split(",")]
-    return isinstance(row, dict) and all(show(dig(row, field), 1.0, "") == shown for field, shown in wanted)
+    """``selector`` is ``field=value[,field=value]``: a number compared as a number (``5`` matches 5.0), anything
+    else as ``show`` prints it; a comma not followed by ``field=`` belongs to the value (row names hold commas)."""
+
+    def equal(value: Any, wanted: str) -> bool:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                return float(wanted) == value
+            except ValueError:
+                return False
+        return show(value, 1.0, "") == wanted
+
+    pairs = [item.split("=", 1) for item in re.split(r",\s*(?=[\w/]+=)", selector)]
+    return isinstance(row, dict) and all(len(p) == 2 and equal(dig(row, p[0]), p[1]) for p in pairs)
 
 
 def dig(value: Any, path: str) -> Any:
