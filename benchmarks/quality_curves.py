@@ -219,8 +219,8 @@ def crossing(results: list[dict[str, Any]], baseline: str = "dcgan") -> dict[str
     its FID over the baseline's at their last common budget (the issue's goal: at most 0.5 at 80), its CPU cost
     of a generator step, and its FID over the baseline's at the same generator steps (the baseline's FID
     interpolated in log steps), which separates a slow step from a poor one. Both CPUs are named: the CPU-time
-    comparisons hold only where they are the same. Keyed by row, so that the docs
-    read ``crossing.<row>.<field>`` whichever rows have been run."""
+    comparisons hold only where they are the same. Keyed by row, so that the docs read ``crossing.<row>.<field>``
+    whichever rows have been run."""
     base = {r["cpu_minutes"]: r for r in results if r["row"] == baseline}
     if not base:
         return {}
