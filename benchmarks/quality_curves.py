@@ -50,6 +50,11 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
     "r3gan": ("r3gan", []),
     "r3gan_diffaugment": ("r3gan", DIFFAUGMENT),
     "stylegan": ("stylegan", []),
+    # StyleGAN2-ADA's CIFAR-10 settings: R1 gamma 0.01 (the recipe's is 0.05) and no style mixing
+    "stylegan_cifar10_settings": (
+        "stylegan",
+        ["--model.init_args.regularisation.r1_gamma", "0.01", "--model.init_args.style_mixing", "0"],
+    ),
     "progan": ("progan", []),
     "cgan": ("cgan", []),
     "biggan": ("biggan", []),

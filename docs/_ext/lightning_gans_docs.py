@@ -61,7 +61,7 @@ def has_fields(row: Any, selector: str) -> bool:
 
 def dig(value: Any, path: str) -> Any:
     """``path``'s dotted parts: a key, a list index, or ``field=value[,field=value]`` for the first row of a list
-    with those fields (``has_fields``), so that a sentence names its row, not its place in the file."""
+    with those fields (``has_fields``; no dot in a value), so that a sentence names its row, not its place."""
     for part in path.split(".") if path else []:
         if isinstance(value, dict) and part in value:
             value = value[part]
