@@ -9,7 +9,7 @@
 * ``registry-parts``: every part registered through the entry points (the built-ins and any installed plugin),
   by kind, with its class and the first line of its docstring: a new part appears without editing a page.
 * ``results-value``: one number from a results file, inline in a sentence (``{results-value}`` role:
-  ``file.json:path[*scale][:format]``; ``results.row=dcgan,cpu_minutes=80.fid`` picks a row by its fields).
+  ``file.json:path[*scale][:format]``; ``results.row=dcgan&cpu_minutes=80.fid`` picks a row by its fields).
 
 Column specs of ``results-table`` (``:columns:``, separated by ``;``) read ``Header=path[*scale][:format]``:
 ``path`` is dotted into each row (``metrics.fid``; ``_key`` is the row's key when the rows are a mapping), a
@@ -43,32 +43,16 @@ def load(file: str) -> Any:
     return json.loads(path.read_text())
 
 
-def has_fields(row: Any, selector: str) -> bool:
-    """``selector`` is ``field=value[,field=value]``: a number compared as a number (``5`` matches 5.0), anything
-    else as ``show`` prints it; a comma not followed by ``field=`` belongs to the value (row names hold commas)."""
-
-    def equal(value: Any, wanted: str) -> bool:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            try:
-                return float(wanted) == value
-            except ValueError:
-                return False
-        return show(value, 1.0, "") == wanted
-
-    pairs = [item.split("=", 1) for item in re.split(r",\s*(?=[\w/]+=)", selector)]
-    return isinstance(row, dict) and all(len(p) == 2 and equal(dig(row, p[0]), p[1]) for p in pairs)
-
-
 def dig(value: Any, path: str) -> Any:
-    """``path``'s dotted parts: a key, a list index, or ``field=value[,field=value]`` for the first row of a list
-    with those fields (``has_fields``; no dot in a value), so that a sentence names its row, not its place."""
+    """``path``'s dotted parts: a key, a list index, or a ``:where:`` clause (``row=dcgan&cpu_minutes=80``) for the
+    first row of a list it selects (no dot in a value), so that a sentence names its row, not its place."""
     for part in path.split(".") if path else []:
         if isinstance(value, dict) and part in value:
             value = value[part]
         elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
             value = value[int(part)]
         elif isinstance(value, list) and "=" in part:
-            value = next((row for row in value if has_fields(row, part)), None)
+            value = next((row for row in value if isinstance(row, dict) and selected(row, part)), None)
             if value is None:
                 return None
         else:
@@ -140,10 +124,21 @@ def rows_of(data: Any, path: str) -> list[Any]:
 
 
 def selected(row: dict[str, Any], where: str) -> bool:
-    """``field=a,b`` clauses joined by ``&``: the row's field (dotted) is one of the values."""
+    """``field=a,b`` clauses joined by ``&``: the row's field (dotted) is one of the values, or the whole text
+    (row names hold commas); a number matches a number of equal value (``5`` matches 5.0)."""
+
+    def equal(value: Any, wanted: str) -> bool:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                return float(wanted) == value
+            except ValueError:
+                return False
+        return show(value, 1.0, "") == wanted
+
     for clause in (c.strip() for c in where.split("&") if c.strip()):
         field, _, values = clause.partition("=")
-        if show(dig(row, field.strip()), 1.0, "") not in [v.strip() for v in values.split(",")]:
+        value = dig(row, field.strip())
+        if not any(equal(value, v.strip()) for v in [values, *values.split(",")]):
             return False
     return True
 
