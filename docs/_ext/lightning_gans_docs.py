@@ -52,7 +52,8 @@ def dig(value: Any, path: str) -> Any:
         elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
             value = value[int(part)]
         elif isinstance(value, list) and "=" in part:
-            value = next((row for row in value if isinstance(row, dict) and selected(row, part)), None)
+            rows = [row for row in value if isinstance(row, dict) and selected(row, part, alternatives=False)]
+            value = rows[0] if rows else None
             if value is None:
                 return None
         else:
@@ -123,9 +124,10 @@ def rows_of(data: Any, path: str) -> list[Any]:
     raise ValueError(f"{path!r} holds no rows (a list or mapping of mappings)")
 
 
-def selected(row: dict[str, Any], where: str) -> bool:
+def selected(row: dict[str, Any], where: str, alternatives: bool = True) -> bool:
     """``field=a,b`` clauses joined by ``&``: the row's field (dotted) is one of the values, or the whole text
-    (row names hold commas); a number matches a number of equal value (``5`` matches 5.0)."""
+    (row names hold commas; ``alternatives=False``: only the whole text); a number matches a number of equal
+    value (``5`` matches 5.0)."""
 
     def equal(value: Any, wanted: str) -> bool:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -138,7 +140,7 @@ def selected(row: dict[str, Any], where: str) -> bool:
     for clause in (c.strip() for c in where.split("&") if c.strip()):
         field, _, values = clause.partition("=")
         value = dig(row, field.strip())
-        if not any(equal(value, v.strip()) for v in [values, *values.split(",")]):
+        if not any(equal(value, v.strip()) for v in [values, *(values.split(",") if alternatives else [])]):
             return False
     return True
 
